@@ -1,0 +1,79 @@
+package webhook
+
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"strings"
+	"time"
+)
+
+// DeliveryStatus is where a delivery stands.
+type DeliveryStatus string
+
+// Delivery statuses.
+const (
+	DeliveryPending      DeliveryStatus = "pending"       // attempted, a retry is scheduled
+	DeliveryDelivered    DeliveryStatus = "delivered"     // a 2xx was received
+	DeliveryDeadLettered DeliveryStatus = "dead_lettered" // no attempt left (or never deliverable); see the DLQ
+)
+
+// MaxResponseExcerpt is how much of a response body the delivery log keeps.
+const MaxResponseExcerpt = 4096
+
+// DeliveryID returns the id of the delivery of event eventID to endpoint
+// endpointID. It is derived, not random, so duplicate events and duplicate
+// queue messages map to the same delivery and the same idempotency key.
+func DeliveryID(endpointID, eventID string) string {
+	sum := sha256.Sum256([]byte(endpointID + "\x00" + eventID))
+	return "dlv_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:15]))
+}
+
+// Delivery is the log of one event's delivery to one endpoint: the request
+// sent (kept once, not per attempt; no secrets or signatures) and every
+// attempt's outcome.
+type Delivery struct {
+	ID         string         `json:"id"`
+	EndpointID string         `json:"endpoint_id"`
+	EventID    string         `json:"event_id"`
+	EventType  string         `json:"event_type"`
+	Status     DeliveryStatus `json:"status"`
+	Request    Request        `json:"request"`
+	Attempts   []Attempt      `json:"attempts"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
+	ExpiresAt  time.Time      `json:"expires_at"` // the log's TTL
+}
+
+// Request is what was sent: the body and the headers, less the signatures.
+type Request struct {
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers"`
+	Body    string            `json:"body"`
+}
+
+// Attempt is the outcome of one HTTP attempt.
+type Attempt struct {
+	N          int           `json:"attempt"` // 1..6
+	At         time.Time     `json:"at"`
+	StatusCode int           `json:"status_code,omitempty"` // 0 when no response was received
+	Latency    time.Duration `json:"latency_ns"`
+	Error      string        `json:"error,omitempty"`    // why it failed, "" on success
+	Response   string        `json:"response,omitempty"` // first 4 KiB of the response body
+}
+
+// OK reports whether the attempt succeeded (a 2xx, no error).
+func (a Attempt) OK() bool { return a.Error == "" && a.StatusCode >= 200 && a.StatusCode < 300 }
+
+// DeadLetter is a delivery that ended without success: the envelope that
+// would have been sent, the endpoint, every attempt's outcome and why it
+// stopped. Poison input (an event or queue message that can't be parsed)
+// is dead-lettered too, with Reason saying why and Raw holding the input.
+type DeadLetter struct {
+	ID         string    `json:"id"` // the delivery id, or "poison_..." for poison input
+	EndpointID string    `json:"endpoint_id,omitempty"`
+	Event      *Event    `json:"event,omitempty"`
+	Attempts   []Attempt `json:"attempts,omitempty"`
+	Reason     string    `json:"reason"`
+	Raw        string    `json:"raw,omitempty"` // poison input, as received
+	At         time.Time `json:"at"`
+}
