@@ -1,0 +1,272 @@
+// Package api serves the management API (JSON under /v1) over net/http:
+// local mode mounts it on its port, and the management Lambda serves it
+// behind API Gateway. It only translates HTTP to the manage service and
+// maps error kinds to statuses, once, here:
+//
+//	invalid → 400, limit → 403, not_found → 404, conflict → 409,
+//	body too large → 413, anything else → 503 (retry later).
+//
+// Errors are {"error":{"code","message","field"}}.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/phoneshield/webhooks/shared/manage"
+	"github.com/phoneshield/webhooks/shared/webhook"
+)
+
+// MaxBody caps request bodies.
+const MaxBody = 64 << 10
+
+// Handler returns the /v1 management API.
+func Handler(svc *manage.Service, log *slog.Logger) http.Handler {
+	a := &api{svc: svc, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/webhooks", a.create)
+	mux.HandleFunc("GET /v1/webhooks", a.list)
+	mux.HandleFunc("GET /v1/webhooks/{id}", a.get)
+	mux.HandleFunc("PATCH /v1/webhooks/{id}", a.update)
+	mux.HandleFunc("DELETE /v1/webhooks/{id}", a.delete)
+	mux.HandleFunc("GET /v1/webhooks/{id}/deliveries", a.deliveries)
+	mux.HandleFunc("GET /v1/dlq", a.dlq)
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path, "")
+	})
+	return mux
+}
+
+type api struct {
+	svc *manage.Service
+	log *slog.Logger
+}
+
+// EndpointView is an endpoint as the API shows it: never the secret, except
+// in the response to create (and, later, rotate).
+type EndpointView struct {
+	ID                 string                 `json:"id"`
+	URL                string                 `json:"url"`
+	Description        string                 `json:"description"`
+	EventTypes         []string               `json:"event_types"`
+	Status             webhook.EndpointStatus `json:"status"`
+	Headers            map[string]string      `json:"headers"`
+	Retry              webhook.RetrySettings  `json:"retry"`
+	RateLimitPerMinute int                    `json:"rate_limit_per_minute,omitempty"`
+	Version            int64                  `json:"version"`
+	CreatedAt          time.Time              `json:"created_at"`
+	UpdatedAt          time.Time              `json:"updated_at"`
+	Secret             string                 `json:"secret,omitempty"`
+}
+
+// View returns the public view of ep, without its secret.
+func View(ep *webhook.Endpoint) EndpointView {
+	h := ep.Headers
+	if h == nil {
+		h = map[string]string{}
+	}
+	return EndpointView{
+		ID: ep.ID, URL: ep.URL, Description: ep.Description, EventTypes: ep.EventTypes,
+		Status: ep.Status, Headers: h, Retry: ep.Retry, RateLimitPerMinute: ep.RateLimitPerMinute,
+		Version: ep.Version, CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt,
+	}
+}
+
+func (a *api) create(w http.ResponseWriter, r *http.Request) {
+	var in manage.Input
+	if !a.decode(w, r, &in) {
+		return
+	}
+	ep, err := a.svc.Create(r.Context(), in)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	v := View(ep)
+	v.Secret = string(ep.Secret)
+	writeJSON(w, http.StatusCreated, v)
+}
+
+func (a *api) list(w http.ResponseWriter, r *http.Request) {
+	eps, err := a.svc.List(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := make([]EndpointView, len(eps))
+	for i, ep := range eps {
+		out[i] = View(ep)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+}
+
+func (a *api) get(w http.ResponseWriter, r *http.Request) {
+	ep, err := a.svc.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, View(ep))
+}
+
+func (a *api) update(w http.ResponseWriter, r *http.Request) {
+	var in manage.Input
+	if !a.decode(w, r, &in) {
+		return
+	}
+	ep, err := a.svc.Update(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, View(ep))
+}
+
+func (a *api) delete(w http.ResponseWriter, r *http.Request) {
+	if err := a.svc.Delete(r.Context(), r.PathValue("id")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *api) deliveries(w http.ResponseWriter, r *http.Request) {
+	p, ok := page(w, r)
+	if !ok {
+		return
+	}
+	ds, next, err := a.svc.Deliveries(r.Context(), r.PathValue("id"), p)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if ds == nil {
+		ds = []*webhook.Delivery{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": ds, "next_cursor": next})
+}
+
+func (a *api) dlq(w http.ResponseWriter, r *http.Request) {
+	p, ok := page(w, r)
+	if !ok {
+		return
+	}
+	dls, next, err := a.svc.DeadLetterPage(r.Context(), p)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if dls == nil {
+		dls = []*webhook.DeadLetter{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": dls, "next_cursor": next})
+}
+
+// page reads ?limit= and ?cursor=.
+func page(w http.ResponseWriter, r *http.Request) (webhook.Page, bool) {
+	var p webhook.Page
+	q := r.URL.Query()
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "invalid", "must be an integer between 1 and 1000", "limit")
+			return p, false
+		}
+		p.Limit = n
+	}
+	p.Cursor = q.Get("cursor")
+	return p, true
+}
+
+// decode reads a JSON body: at most MaxBody bytes, one object, no unknown
+// fields. On failure it writes the error and returns false.
+func (a *api) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		writeError(w, http.StatusUnsupportedMediaType, "invalid", "Content-Type must be application/json", "")
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if dec.Decode(&struct{}{}) != io.EOF {
+			writeError(w, http.StatusBadRequest, "invalid", "body must hold exactly one JSON object", "")
+			return false
+		}
+		return true
+	}
+	var (
+		tooBig *http.MaxBytesError
+		syn    *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body exceeds %d bytes", MaxBody), "")
+	case errors.As(err, &syn):
+		writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, err), "")
+	case errors.As(err, &typ):
+		writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("must be %s, got JSON %s", typ.Type, typ.Value), typ.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		writeError(w, http.StatusBadRequest, "invalid", "unknown field", f)
+	case errors.Is(err, io.EOF):
+		writeError(w, http.StatusBadRequest, "invalid", "body is empty; expected a JSON object", "")
+	default:
+		writeError(w, http.StatusBadRequest, "invalid", "malformed JSON: "+err.Error(), "")
+	}
+	return false
+}
+
+func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, code := http.StatusServiceUnavailable, "unavailable"
+	switch webhook.KindOf(err) {
+	case webhook.KindInvalid:
+		status, code = http.StatusBadRequest, "invalid"
+	case webhook.KindLimit:
+		status, code = http.StatusForbidden, "plan_limit"
+	case webhook.KindNotFound:
+		status, code = http.StatusNotFound, "not_found"
+	case webhook.KindConflict:
+		status, code = http.StatusConflict, "conflict"
+	}
+	msg := err.Error()
+	var e *webhook.Error
+	if errors.As(err, &e) && status != http.StatusServiceUnavailable {
+		msg = e.Message
+	}
+	if status == http.StatusServiceUnavailable {
+		a.log.Error("management request failed", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+		msg = "temporary failure; retry later"
+	}
+	writeError(w, status, code, msg, webhook.FieldOf(err))
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg, field string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message, b.Error.Field = code, msg, field
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

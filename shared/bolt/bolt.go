@@ -1,0 +1,320 @@
+package bolt
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/phoneshield/webhooks/shared/webhook"
+)
+
+// The ports *DB implements.
+var (
+	_ webhook.EndpointStore = (*DB)(nil)
+	_ webhook.Idempotency   = (*DB)(nil)
+	_ webhook.DeliveryLog   = (*DB)(nil)
+	_ webhook.Queue         = (*DB)(nil)
+	_ webhook.DeadLetters   = (*DB)(nil)
+)
+
+// Defaults of Options.
+const (
+	DefaultKeyTTL        = 7 * 24 * time.Hour
+	DefaultSweepInterval = time.Minute
+	DefaultSweepLimit    = 1000
+	DefaultMaxBatchSize  = 1000
+	DefaultLockTimeout   = time.Second
+)
+
+// Options tune a DB. The zero value is ready to use.
+type Options struct {
+	// Now is the clock used for timestamps, leases, delays, visibility
+	// timeouts and expiry (default time.Now). Waiting (long polls) uses real
+	// timers for the differences Now reports.
+	Now func() time.Time
+	// KeyTTL is how long an idempotency key is kept after its last write
+	// (acquire, release or finish), so a finished key is remembered for
+	// KeyTTL after it was finished. Default DefaultKeyTTL (7 days).
+	KeyTTL time.Duration
+	// SweepInterval is how often expired delivery logs and idempotency keys
+	// are removed in the background. Default DefaultSweepInterval; a
+	// negative value disables the background sweep (Sweep still works).
+	SweepInterval time.Duration
+	// SweepLimit bounds one sweep: at most SweepLimit delivery records and
+	// SweepLimit idempotency keys are removed per sweep. Default
+	// DefaultSweepLimit.
+	SweepLimit int
+	// MaxBatchSize is the most writes committed in one transaction (group
+	// commit). Default DefaultMaxBatchSize.
+	MaxBatchSize int
+	// LockTimeout is how long Open waits for another process to release the
+	// file. Default DefaultLockTimeout.
+	LockTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.KeyTTL <= 0 {
+		o.KeyTTL = DefaultKeyTTL
+	}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = DefaultSweepInterval
+	}
+	if o.SweepLimit <= 0 {
+		o.SweepLimit = DefaultSweepLimit
+	}
+	if o.MaxBatchSize <= 0 {
+		o.MaxBatchSize = DefaultMaxBatchSize
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = DefaultLockTimeout
+	}
+	return o
+}
+
+// Bucket names. Every bucket sits at the root of the one file.
+var (
+	bucketEndpoints          = []byte("endpoints")              // id → endpoint JSON
+	bucketKeys               = []byte("idempotency")            // key → keyRecord JSON
+	bucketKeysExpiry         = []byte("idempotency_expiry")     // expiresAt|key → nil
+	bucketDeliveries         = []byte("deliveries")             // id → Delivery JSON
+	bucketDeliveriesEndpoint = []byte("deliveries_by_endpoint") // len|endpoint|^createdAt|id → expiresAt
+	bucketDeliveriesExpiry   = []byte("deliveries_expiry")      // expiresAt|id → nil
+	bucketDeadLetters        = []byte("dead_letters")           // id → dead letter JSON
+	bucketDeadLettersAt      = []byte("dead_letters_by_at")     // at|id → nil
+	bucketQueues             = []byte("queues")                 // name → bucket of seq → message
+)
+
+var rootBuckets = [][]byte{
+	bucketEndpoints, bucketKeys, bucketKeysExpiry, bucketDeliveries,
+	bucketDeliveriesEndpoint, bucketDeliveriesExpiry, bucketDeadLetters,
+	bucketDeadLettersAt, bucketQueues,
+}
+
+// ErrClosed is returned by every method called after Close.
+var ErrClosed = errors.New("bolt: database is closed")
+
+// DB is an embedded, persistent store in one bbolt file. It implements
+// every port of package webhook. It is safe for concurrent use by many
+// goroutines of one process; the file is locked against other processes.
+type DB struct {
+	bolt *bbolt.DB
+	opts Options
+	now  func() time.Time
+
+	ops     chan *op
+	commits atomic.Int64 // transactions committed by the group committer
+	writes  atomic.Int64 // write operations they carried
+
+	closeMu sync.RWMutex // held for reading by each write while in flight
+	closed  bool
+	done    chan struct{} // closed by Close: stops the sweeper, wakes receivers
+	wg      sync.WaitGroup
+
+	qmu    sync.Mutex
+	queues map[string]*queue
+}
+
+// Open opens (creating if needed) the database file at path.
+func Open(path string, opts Options) (*DB, error) {
+	opts = opts.withDefaults()
+	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout:      opts.LockTimeout,
+		FreelistType: bbolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	db := &DB{
+		bolt:   bdb,
+		opts:   opts,
+		now:    opts.Now,
+		ops:    make(chan *op, opts.MaxBatchSize),
+		done:   make(chan struct{}),
+		queues: map[string]*queue{},
+	}
+	err = bdb.Update(func(tx *bbolt.Tx) error {
+		for _, name := range rootBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = db.loadQueues()
+	}
+	if err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	db.wg.Add(1)
+	go db.commitLoop()
+	if opts.SweepInterval > 0 {
+		db.wg.Add(1)
+		go db.sweepLoop()
+	}
+	return db, nil
+}
+
+// Close waits for writes in flight, stops the background sweep, wakes
+// blocked receivers (they return ErrClosed) and closes the file. Calling it
+// again returns nil.
+func (db *DB) Close() error {
+	db.closeMu.Lock()
+	if db.closed {
+		db.closeMu.Unlock()
+		return nil
+	}
+	db.closed = true
+	close(db.done)
+	close(db.ops) // no writer holds closeMu, so no one sends any more
+	db.closeMu.Unlock()
+	db.wg.Wait()
+	if err := db.bolt.Close(); err != nil {
+		return fmt.Errorf("bolt: close: %w", err)
+	}
+	return nil
+}
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.bolt.Path() }
+
+// op is one write waiting for the group committer.
+type op struct {
+	fn  func(*bbolt.Tx) error
+	err chan error
+}
+
+// update runs fn in a write transaction shared with concurrent writers
+// (group commit) and returns once that transaction is durably committed.
+//
+// fn may be run more than once (when another write in the same batch fails,
+// the batch is rolled back and run again without it), so it must set its
+// results from scratch on every run. fn returns an error only for storage
+// trouble, which fails its whole transaction; outcomes such as "not found"
+// or "conflict" are results, not errors, so that one caller's conflict never
+// rolls back its neighbours' writes.
+func (db *DB) update(ctx context.Context, fn func(*bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	db.closeMu.RLock()
+	defer db.closeMu.RUnlock()
+	if db.closed {
+		return ErrClosed
+	}
+	o := &op{fn: fn, err: make(chan error, 1)}
+	db.ops <- o
+	return <-o.err
+}
+
+// view runs fn in a read transaction.
+func (db *DB) view(ctx context.Context, fn func(*bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := db.bolt.View(fn)
+	if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+
+// commitLoop is the group committer: it takes every write waiting (up to
+// MaxBatchSize) and commits them in one transaction, so one fsync covers
+// them all. It does not linger for more writes: writes arriving while a
+// commit is in progress form the next batch, so a lone writer pays one
+// commit's latency and concurrent writers share commits.
+func (db *DB) commitLoop() {
+	defer db.wg.Done()
+	batch := make([]*op, 0, db.opts.MaxBatchSize)
+	for o := range db.ops {
+		batch = append(batch[:0], o)
+	fill:
+		for len(batch) < db.opts.MaxBatchSize {
+			select {
+			case o, ok := <-db.ops:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		db.commit(batch)
+	}
+}
+
+// commit runs batch in one transaction. If one function fails, the
+// transaction is rolled back, that function is run alone (so it gets its
+// own error) and the rest are committed together again.
+func (db *DB) commit(batch []*op) {
+	for len(batch) > 0 {
+		failed := -1
+		err := db.bolt.Update(func(tx *bbolt.Tx) error {
+			for i, o := range batch {
+				if err := safely(o.fn, tx); err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		if failed < 0 || len(batch) == 1 {
+			db.commits.Add(1)
+			db.writes.Add(int64(len(batch)))
+			for _, o := range batch {
+				o.err <- err
+			}
+			return
+		}
+		o := batch[failed]
+		batch = append(batch[:failed], batch[failed+1:]...)
+		db.commits.Add(1)
+		db.writes.Add(1)
+		o.err <- db.bolt.Update(func(tx *bbolt.Tx) error { return safely(o.fn, tx) })
+	}
+}
+
+func safely(fn func(*bbolt.Tx) error, tx *bbolt.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic in write: %v", p)
+		}
+	}()
+	return fn(tx)
+}
+
+// token returns a random hex string of n bytes.
+func token(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Page limits (webhook.Page).
+const (
+	defaultPageLimit = 50
+	maxPageLimit     = 1000
+)
+
+func pageLimit(p webhook.Page) int {
+	switch {
+	case p.Limit <= 0:
+		return defaultPageLimit
+	case p.Limit > maxPageLimit:
+		return maxPageLimit
+	}
+	return p.Limit
+}

@@ -1,0 +1,357 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/phoneshield/webhooks/shared/envelope"
+	"github.com/phoneshield/webhooks/shared/sender"
+	"github.com/phoneshield/webhooks/shared/signature"
+	"github.com/phoneshield/webhooks/shared/webhook"
+)
+
+// The narrow ports a Deliverer uses.
+type (
+	// EndpointGetter reads one endpoint configuration.
+	EndpointGetter interface {
+		GetEndpoint(ctx context.Context, id string) (*webhook.Endpoint, error)
+	}
+	// MessageSender enqueues messages.
+	MessageSender interface {
+		SendMessages(ctx context.Context, queue string, msgs []webhook.OutMessage) error
+	}
+	// DeadLetterPutter stores dead letters.
+	DeadLetterPutter interface {
+		PutDeadLetter(ctx context.Context, dl *webhook.DeadLetter) error
+	}
+	// AttemptLogger records attempts in the delivery log.
+	AttemptLogger interface {
+		AppendAttempt(ctx context.Context, d *webhook.Delivery, a webhook.Attempt) error
+	}
+	// HTTPSender makes one HTTP attempt.
+	HTTPSender interface {
+		Send(ctx context.Context, req sender.Request) sender.Result
+	}
+	// Limiter paces deliveries per endpoint (DESIGN §6). Wait returns 0 when
+	// the delivery may go now, or how long to defer it; deferring never uses
+	// up an attempt.
+	Limiter interface {
+		Wait(ctx context.Context, endpointID string, perMinute int) (time.Duration, error)
+	}
+)
+
+// Deliverer processes delivery tasks. Its fields are its dependencies and
+// settings; set them once, then call Process from any number of goroutines.
+type Deliverer struct {
+	Endpoints   EndpointGetter
+	Keys        webhook.Idempotency
+	Log         AttemptLogger
+	Queue       MessageSender
+	DeadLetters DeadLetterPutter
+	HTTP        HTTPSender
+	Limiter     Limiter // nil: no rate limit
+	Plan        webhook.Plan
+	// QueueName maps an endpoint id to its queue.
+	QueueName func(endpointID string) string
+	// Lease bounds how long a crashed attempt blocks its delivery; it must
+	// exceed the attempt timeout (10 s) by a margin. Default 60 s.
+	Lease time.Duration
+	// LogTTL is how long delivery logs are kept. Default 30 days.
+	LogTTL time.Duration
+	// RetryScale multiplies every retry delay (local-mode demos and tests
+	// use e.g. 0.001); 0 means 1.
+	RetryScale float64
+	Now        func() time.Time // default time.Now
+	Rand       func() float64   // jitter source; default math/rand
+	Logger     *slog.Logger     // default slog.Default()
+}
+
+// Defaults.
+const (
+	DefaultLease  = 60 * time.Second
+	DefaultLogTTL = 30 * 24 * time.Hour
+)
+
+func (d *Deliverer) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func (d *Deliverer) logger() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return slog.Default()
+}
+
+// Process handles one queue message body. A nil error means the message is
+// done with (delivered, rescheduled, dropped as a duplicate or dead-lettered)
+// and may be deleted; an error means it must be handed out again later (the
+// handler reports it as a batch item failure). Poison bodies are
+// dead-lettered, not returned as errors, so they never block a batch.
+func (d *Deliverer) Process(ctx context.Context, body []byte) error {
+	t, err := DecodeTask(body)
+	if err != nil {
+		return d.poison(ctx, body, err)
+	}
+	log := d.logger().With("delivery_id", t.DeliveryID, "endpoint_id", t.EndpointID,
+		"event_id", t.Event.ID, "event_type", t.Event.Type, "attempt", t.Attempt)
+
+	now := d.now()
+	if wait := t.NotBefore.Sub(now); wait > 0 {
+		return d.requeue(ctx, t, wait)
+	}
+
+	ep, err := d.Endpoints.GetEndpoint(ctx, t.EndpointID)
+	switch {
+	case errors.Is(err, webhook.ErrNotFound):
+		return d.deadLetter(ctx, log, t, nil, "endpoint was deleted before delivery")
+	case err != nil:
+		return fmt.Errorf("delivery: get endpoint %s: %w", t.EndpointID, err)
+	case ep.Status != webhook.StatusActive:
+		return d.deadLetter(ctx, log, t, nil, "endpoint is inactive; redrive after enabling it")
+	}
+
+	if d.Limiter != nil {
+		limit := ep.RateLimitPerMinute
+		if limit <= 0 || limit > d.Plan.RatePerMinute {
+			limit = d.Plan.RatePerMinute
+		}
+		wait, err := d.Limiter.Wait(ctx, ep.ID, limit)
+		if err != nil {
+			return fmt.Errorf("delivery: rate limiter: %w", err)
+		}
+		if wait > 0 {
+			log.Debug("rate limited; deferred", "wait", wait)
+			return d.requeue(ctx, t, wait)
+		}
+	}
+
+	lease, err := d.Keys.Acquire(ctx, t.Key(), t.Attempt, d.lease())
+	switch {
+	case errors.Is(err, webhook.ErrDone), errors.Is(err, webhook.ErrStale):
+		log.Info("duplicate task dropped", "reason", err.Error())
+		return nil
+	case err != nil:
+		return fmt.Errorf("delivery: acquire %s attempt %d: %w", t.Key(), t.Attempt, err)
+	}
+
+	body, info, err := envelope.RenderInfo(&t.Event, ep.ID, d.Plan)
+	var req sender.Request
+	var logged webhook.Request
+	if err == nil {
+		req, logged, err = d.request(t, ep, body, now)
+	}
+	if err != nil {
+		// The event passed validation when it was accepted and secrets are
+		// generated by us, so this is a bug or a corrupted message: keep it
+		// in the DLQ, don't retry.
+		if dlErr := d.deadLetter(ctx, log, t, nil, "cannot build the request: "+err.Error()); dlErr != nil {
+			return dlErr
+		}
+		return d.Keys.Finish(ctx, lease)
+	}
+	if info.Truncated {
+		log.Warn("payload cut down to 1 MB", "dropped", info.Dropped)
+	}
+
+	res := d.HTTP.Send(ctx, req)
+	a := webhook.Attempt{N: t.Attempt, At: now, StatusCode: res.StatusCode, Latency: res.Latency, Response: string(res.Body)}
+	if res.Err != nil {
+		a.Error = res.Err.Error()
+	}
+	rec := &webhook.Delivery{
+		ID: t.DeliveryID, EndpointID: ep.ID, EventID: t.Event.ID, EventType: t.Event.Type,
+		Request: logged, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(d.logTTL()),
+	}
+
+	if a.OK() {
+		rec.Status = webhook.DeliveryDelivered
+		log.Info("delivered", "status", a.StatusCode, "latency_ms", a.Latency.Milliseconds())
+		return d.settle(ctx, log, rec, a, func() error { return d.Keys.Finish(ctx, lease) })
+	}
+	log.Info("attempt failed", "status", a.StatusCode, "error", a.Error, "latency_ms", a.Latency.Milliseconds())
+
+	delay, more := ep.Retry.NextDelay(t.Attempt, res.RetryAfter, d.Rand)
+	if !more {
+		rec.Status = webhook.DeliveryDeadLettered
+		reason := fmt.Sprintf("%d attempts failed; last: %s", t.Attempt, a.Error)
+		return d.settle(ctx, log, rec, a, func() error {
+			if err := d.deadLetter(ctx, log, t, &a, reason); err != nil {
+				return err
+			}
+			return d.Keys.Finish(ctx, lease)
+		})
+	}
+	rec.Status = webhook.DeliveryPending
+	next := *t
+	next.Attempt++
+	next.NotBefore = time.Time{}
+	next.Previous = append(append([]webhook.Attempt(nil), t.Previous...), trimmed(a))
+	return d.settle(ctx, log, rec, a, func() error {
+		// Enqueue the next attempt before releasing this one: if the send
+		// fails, the message comes back, finds the lease held, and the
+		// attempt is made again once it expires — nothing is lost.
+		if err := d.requeue(ctx, &next, d.scale(delay)); err != nil {
+			return err
+		}
+		return d.Keys.Release(ctx, lease)
+	})
+}
+
+// settle logs the attempt, then runs the step that moves the delivery on.
+// A log write that fails is reported but does not stop the delivery from
+// moving on: re-sending a delivered webhook to save a log line would be
+// worse.
+func (d *Deliverer) settle(ctx context.Context, log *slog.Logger, rec *webhook.Delivery, a webhook.Attempt, step func() error) error {
+	if err := d.Log.AppendAttempt(ctx, rec, a); err != nil {
+		log.Error("delivery log write failed", "error", err.Error())
+	}
+	if err := step(); err != nil {
+		return fmt.Errorf("delivery: %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+func (d *Deliverer) lease() time.Duration {
+	if d.Lease > 0 {
+		return d.Lease
+	}
+	return DefaultLease
+}
+
+func (d *Deliverer) logTTL() time.Duration {
+	if d.LogTTL > 0 {
+		return d.LogTTL
+	}
+	return DefaultLogTTL
+}
+
+func (d *Deliverer) scale(delay time.Duration) time.Duration {
+	if d.RetryScale > 0 {
+		return time.Duration(float64(delay) * d.RetryScale)
+	}
+	return delay
+}
+
+// requeue puts t back on its endpoint's queue after wait, as one hop of at
+// most MaxQueueDelay; longer waits carry NotBefore and hop again.
+func (d *Deliverer) requeue(ctx context.Context, t *Task, wait time.Duration) error {
+	hop := wait
+	if hop > webhook.MaxQueueDelay {
+		hop = webhook.MaxQueueDelay
+		if t.NotBefore.IsZero() {
+			t.NotBefore = d.now().Add(wait)
+		}
+	}
+	body, err := t.Encode()
+	if err != nil {
+		return fmt.Errorf("delivery: encode task: %w", err)
+	}
+	msg := webhook.OutMessage{ID: "0", Body: body, Delay: hop}
+	if err := d.Queue.SendMessages(ctx, d.QueueName(t.EndpointID), []webhook.OutMessage{msg}); err != nil {
+		return fmt.Errorf("delivery: requeue %s attempt %d: %w", t.DeliveryID, t.Attempt, err)
+	}
+	return nil
+}
+
+// deadLetter stores the task in the DLQ with every attempt's outcome.
+func (d *Deliverer) deadLetter(ctx context.Context, log *slog.Logger, t *Task, last *webhook.Attempt, reason string) error {
+	attempts := append([]webhook.Attempt(nil), t.Previous...)
+	if last != nil {
+		attempts = append(attempts, *last)
+	}
+	ev := t.Event
+	dl := &webhook.DeadLetter{ID: t.Key(), EndpointID: t.EndpointID, Event: &ev, Attempts: attempts, Reason: reason, At: d.now()}
+	if err := d.DeadLetters.PutDeadLetter(ctx, dl); err != nil {
+		return fmt.Errorf("delivery: dead-letter %s: %w", t.DeliveryID, err)
+	}
+	log.Warn("dead-lettered", "reason", reason, "attempts", len(attempts))
+	return nil
+}
+
+// poison dead-letters a message body that is not a task at all.
+func (d *Deliverer) poison(ctx context.Context, body []byte, cause error) error {
+	return PoisonDeadLetter(ctx, d.DeadLetters, d.logger(), "delivery queue", body, cause, d.now())
+}
+
+// PoisonDeadLetter stores input that can't be processed in the DLQ with the
+// reason, so it never blocks or fails the rest of a batch.
+func PoisonDeadLetter(ctx context.Context, dlq DeadLetterPutter, log *slog.Logger, where string, raw []byte, cause error, now time.Time) error {
+	id := "poison_" + webhook.DeliveryID(where, string(raw))[4:]
+	reason := fmt.Sprintf("poison input on %s: %v", where, cause)
+	if len(raw) > 64<<10 {
+		raw = raw[:64<<10]
+	}
+	if err := dlq.PutDeadLetter(ctx, &webhook.DeadLetter{ID: id, Reason: reason, Raw: string(raw), At: now}); err != nil {
+		return fmt.Errorf("dead-letter poison input: %w", err)
+	}
+	log.Warn("poison input dead-lettered", "id", id, "reason", reason)
+	return nil
+}
+
+func trimmed(a webhook.Attempt) webhook.Attempt {
+	if len(a.Response) > PreviousExcerpt {
+		a.Response = a.Response[:PreviousExcerpt]
+	}
+	return a
+}
+
+// request builds the HTTP request of one attempt and the copy of it that is
+// logged: the same headers less the signatures, with the values of custom
+// headers that look like credentials redacted.
+func (d *Deliverer) request(t *Task, ep *webhook.Endpoint, body []byte, now time.Time) (sender.Request, webhook.Request, error) {
+	h := make(http.Header, len(ep.Headers)+8)
+	for k, v := range ep.Headers {
+		h.Set(k, v) // validated at save time: never a reserved name
+	}
+	h.Set("X-PhoneShield-Event-Id", t.Event.ID)
+	h.Set("X-PhoneShield-Event-Type", t.Event.Type)
+	h.Set("X-PhoneShield-Delivery-Id", t.DeliveryID)
+	h.Set("X-PhoneShield-Attempt", strconv.Itoa(t.Attempt))
+
+	logged := webhook.Request{URL: ep.URL, Body: string(body), Headers: make(map[string]string, len(h)+3)}
+	for k, v := range h {
+		val := v[0]
+		if _, custom := ep.Headers[k]; custom && sensitiveHeader(k) {
+			val = "[redacted]"
+		}
+		logged.Headers[k] = val
+	}
+	logged.Headers["Content-Type"] = "application/json"
+	logged.Headers["User-Agent"] = webhook.UserAgent
+
+	secrets := ep.Secrets(now)
+	strs := make([]string, len(secrets))
+	for i, s := range secrets {
+		strs[i] = string(s)
+	}
+	signer, err := signature.NewSigner(strs...)
+	if err != nil {
+		return sender.Request{}, logged, fmt.Errorf("endpoint secret: %w", err)
+	}
+	signer.Sign(t.Event.ID, now, body, h)
+	logged.Headers[signature.HeaderWebhookID] = h.Get(signature.HeaderWebhookID)
+	logged.Headers[signature.HeaderWebhookTimestamp] = h.Get(signature.HeaderWebhookTimestamp)
+	return sender.Request{URL: ep.URL, Body: body, Headers: h}, logged, nil
+}
+
+// sensitiveHeader reports whether a custom header's value is likely a
+// credential, so the delivery log keeps its name but not its value.
+func sensitiveHeader(name string) bool {
+	n := strings.ToLower(name)
+	for _, s := range []string{"auth", "token", "key", "secret", "password", "cookie", "signature", "session", "credential"} {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
+}

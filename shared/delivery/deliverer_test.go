@@ -1,0 +1,359 @@
+package delivery_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/phoneshield/webhooks/shared/bolt"
+	"github.com/phoneshield/webhooks/shared/delivery"
+	"github.com/phoneshield/webhooks/shared/sender"
+	"github.com/phoneshield/webhooks/shared/signature"
+	"github.com/phoneshield/webhooks/shared/webhook"
+)
+
+// fakeHTTP answers attempts from a script and records the requests.
+type fakeHTTP struct {
+	mu      sync.Mutex
+	answers []sender.Result
+	reqs    []sender.Request
+}
+
+func (f *fakeHTTP) Send(_ context.Context, req sender.Request) sender.Result {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reqs = append(f.reqs, req)
+	if len(f.answers) == 0 {
+		return sender.Result{StatusCode: 200, Latency: time.Millisecond}
+	}
+	r := f.answers[0]
+	f.answers = f.answers[1:]
+	return r
+}
+
+// fakeQueue records sent messages.
+type fakeQueue struct {
+	mu   sync.Mutex
+	sent []webhook.OutMessage
+	fail error
+}
+
+func (q *fakeQueue) SendMessages(_ context.Context, queue string, msgs []webhook.OutMessage) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.fail != nil {
+		return q.fail
+	}
+	q.sent = append(q.sent, msgs...)
+	return nil
+}
+
+type env struct {
+	db   *bolt.DB
+	q    *fakeQueue
+	http *fakeHTTP
+	d    *delivery.Deliverer
+	ep   *webhook.Endpoint
+	now  time.Time
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	secret, _ := signature.GenerateSecret()
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	ep := &webhook.Endpoint{ID: "whk_test", URL: "https://hooks.example.com/x", EventTypes: []string{"*"},
+		Status: webhook.StatusActive, Secret: webhook.Secret(secret), Version: 1, CreatedAt: now, UpdatedAt: now,
+		Headers: map[string]string{"X-Tenant": "acme", "Authorization": "Bearer sk_live_123"}}
+	if err := db.CreateEndpoint(context.Background(), ep); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{db: db, q: &fakeQueue{}, http: &fakeHTTP{}, ep: ep, now: now}
+	e.d = &delivery.Deliverer{
+		Endpoints: db, Keys: db, Log: db, Queue: e.q, DeadLetters: db, HTTP: e.http,
+		Plan: webhook.Enterprise, QueueName: func(id string) string { return "q_" + id },
+		Now: func() time.Time { return e.now }, Rand: func() float64 { return 0.5 },
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	}
+	return e
+}
+
+func event(id string) *webhook.Event {
+	return &webhook.Event{ID: id, Type: "call.completed", Time: time.Date(2026, 11, 27, 9, 59, 0, 0, time.UTC),
+		Environment: "production", Data: json.RawMessage(`{"call_id":"call_1","duration_seconds":135}`)}
+}
+
+func body(t *testing.T, task *delivery.Task) []byte {
+	t.Helper()
+	b, err := task.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// next decodes the one message on the queue.
+func (e *env) next(t *testing.T) (*delivery.Task, time.Duration) {
+	t.Helper()
+	if len(e.q.sent) != 1 {
+		t.Fatalf("%d messages queued, want 1", len(e.q.sent))
+	}
+	m := e.q.sent[0]
+	e.q.sent = nil
+	task, err := delivery.DecodeTask(m.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task, m.Delay
+}
+
+func TestSuccessSignsAndLogs(t *testing.T) {
+	e := setup(t)
+	task := delivery.NewTask(event("evt_1"), e.ep.ID)
+	if err := e.d.Process(context.Background(), body(t, task)); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.http.reqs) != 1 {
+		t.Fatalf("%d requests, want 1", len(e.http.reqs))
+	}
+	req := e.http.reqs[0]
+	if err := signature.VerifyPhoneShield(string(e.ep.Secret), req.Body, req.Headers.Get("X-PhoneShield-Signature")); err != nil {
+		t.Errorf("seed signature: %v", err)
+	}
+	if err := signature.VerifyStandard([]string{string(e.ep.Secret)}, req.Headers, req.Body, time.Hour*24*365*10, e.now); err != nil {
+		t.Errorf("standard signature: %v", err)
+	}
+	for k, want := range map[string]string{
+		"X-PhoneShield-Event-Id": "evt_1", "X-PhoneShield-Event-Type": "call.completed", "X-PhoneShield-Attempt": "1",
+		"X-PhoneShield-Delivery-Id": task.DeliveryID, "webhook-id": "evt_1", "X-Tenant": "acme",
+		"webhook-timestamp": fmt.Sprint(e.now.Unix()),
+	} {
+		if got := req.Headers.Get(k); got != want {
+			t.Errorf("header %s = %q, want %q", k, got, want)
+		}
+	}
+	want := `{"event_type":"call.completed","timestamp":"2026-11-27T09:59:00Z","version":"1.0","environment":"production","webhook_id":"whk_test","event_id":"evt_1","data":{"call_id":"call_1","duration_seconds":135}}`
+	if got := string(req.Body); got != want {
+		t.Errorf("body = %s\nwant   %s", got, want)
+	}
+	d, err := e.db.GetDelivery(context.Background(), task.DeliveryID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != webhook.DeliveryDelivered || len(d.Attempts) != 1 {
+		t.Errorf("log = %s with %d attempts", d.Status, len(d.Attempts))
+	}
+	for k, v := range d.Request.Headers {
+		if strings.Contains(strings.ToLower(k), "signature") {
+			t.Errorf("log keeps signature header %s", k)
+		}
+		if strings.Contains(v, "sk_live_123") || strings.Contains(v, string(e.ep.Secret)) {
+			t.Errorf("log keeps a secret in %s: %q", k, v)
+		}
+	}
+	if got := d.Request.Headers["Authorization"]; got != "[redacted]" {
+		t.Errorf("logged Authorization = %q, want [redacted]", got)
+	}
+	// The same message again (SQS at-least-once) is dropped.
+	if err := e.d.Process(context.Background(), body(t, task)); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.http.reqs) != 1 {
+		t.Errorf("duplicate message sent again: %d requests", len(e.http.reqs))
+	}
+}
+
+func TestFailureSchedulesNextAttemptWithJitteredDelay(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		result     sender.Result
+		wantDelay  time.Duration // queue delay of the next attempt
+		wantBefore time.Duration // NotBefore offset, 0 if none
+	}{
+		{"500 uses the schedule", sender.Result{StatusCode: 500, Err: errors.New("HTTP 500")}, 10 * time.Second, 0},
+		{"Retry-After longer than the schedule wins", sender.Result{StatusCode: 429, Err: errors.New("HTTP 429"), RetryAfter: 40 * time.Second}, 40 * time.Second, 0},
+		{"Retry-After shorter than the schedule is a floor only", sender.Result{StatusCode: 503, Err: errors.New("HTTP 503"), RetryAfter: time.Second}, 10 * time.Second, 0},
+		{"Retry-After over 15 min hops with NotBefore", sender.Result{StatusCode: 503, Err: errors.New("HTTP 503"), RetryAfter: time.Hour}, 15 * time.Minute, time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t)
+			e.http.answers = []sender.Result{tc.result}
+			if err := e.d.Process(context.Background(), body(t, delivery.NewTask(event("evt_f"), e.ep.ID))); err != nil {
+				t.Fatal(err)
+			}
+			next, delay := e.next(t)
+			if delay != tc.wantDelay {
+				t.Errorf("next attempt delayed %v, want %v", delay, tc.wantDelay)
+			}
+			var wantNB time.Time
+			if tc.wantBefore > 0 {
+				wantNB = e.now.Add(tc.wantBefore)
+			}
+			if !next.NotBefore.Equal(wantNB) {
+				t.Errorf("NotBefore = %v, want %v", next.NotBefore, wantNB)
+			}
+			if next.Attempt != 2 || len(next.Previous) != 1 || next.Previous[0].StatusCode != tc.result.StatusCode {
+				t.Errorf("next task = attempt %d with previous %+v", next.Attempt, next.Previous)
+			}
+			d, err := e.db.GetDelivery(context.Background(), next.DeliveryID)
+			if err != nil || d.Status != webhook.DeliveryPending || len(d.Attempts) != 1 {
+				t.Errorf("log = %+v, %v; want pending with 1 attempt", d, err)
+			}
+		})
+	}
+}
+
+func TestEarlyTaskHopsWithoutAnAttempt(t *testing.T) {
+	e := setup(t)
+	task := delivery.NewTask(event("evt_early"), e.ep.ID)
+	task.Attempt = 5
+	task.NotBefore = e.now.Add(40 * time.Minute)
+	if err := e.d.Process(context.Background(), body(t, task)); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.http.reqs) != 0 {
+		t.Fatal("an early task made an attempt")
+	}
+	next, delay := e.next(t)
+	if delay != webhook.MaxQueueDelay || next.Attempt != 5 || !next.NotBefore.Equal(task.NotBefore) {
+		t.Errorf("hop = attempt %d after %v until %v; want attempt 5 after 15m until %v", next.Attempt, delay, next.NotBefore, task.NotBefore)
+	}
+	e.now = e.now.Add(40 * time.Minute)
+	if err := e.d.Process(context.Background(), body(t, next)); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.http.reqs) != 1 {
+		t.Errorf("%d attempts once due, want 1", len(e.http.reqs))
+	}
+}
+
+func TestLastFailureDeadLettersWithEveryOutcome(t *testing.T) {
+	e := setup(t)
+	two := 2
+	e.ep.Retry = webhook.RetrySettings{MaxRetries: &two}
+	e.ep.Version = 2
+	if err := e.db.UpdateEndpoint(context.Background(), e.ep); err != nil {
+		t.Fatal(err)
+	}
+	e.http.answers = []sender.Result{
+		{StatusCode: 500, Err: errors.New("HTTP 500"), Body: []byte("boom")},
+		{Err: errors.New("connection refused")},
+		{StatusCode: 404, Err: errors.New("HTTP 404")},
+	}
+	task := delivery.NewTask(event("evt_dl"), e.ep.ID)
+	for i := 0; i < 3; i++ {
+		if err := e.d.Process(context.Background(), body(t, task)); err != nil {
+			t.Fatal(err)
+		}
+		if i < 2 {
+			task, _ = e.next(t)
+		}
+	}
+	if len(e.q.sent) != 0 {
+		t.Errorf("a 4th attempt was scheduled with max_retries 2")
+	}
+	dl, err := e.db.GetDeadLetter(context.Background(), task.DeliveryID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range dl.Attempts {
+		got = append(got, fmt.Sprintf("%d:%d:%s", a.N, a.StatusCode, a.Error))
+	}
+	if want := "[1:500:HTTP 500 2:0:connection refused 3:404:HTTP 404]"; fmt.Sprint(got) != want {
+		t.Errorf("outcomes = %v, want %s", got, want)
+	}
+	if dl.Event == nil || dl.Event.ID != "evt_dl" || dl.EndpointID != e.ep.ID || !strings.Contains(dl.Reason, "3 attempts failed") {
+		t.Errorf("dead letter = %+v", dl)
+	}
+	d, _ := e.db.GetDelivery(context.Background(), task.DeliveryID)
+	if d.Status != webhook.DeliveryDeadLettered || len(d.Attempts) != 3 {
+		t.Errorf("log = %s with %d attempts", d.Status, len(d.Attempts))
+	}
+}
+
+func TestUndeliverableTasks(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		prep   func(e *env)
+		body   func(t *testing.T, e *env) []byte
+		reason string
+	}{
+		{"poison body", nil, func(*testing.T, *env) []byte { return []byte("{not json") }, "poison input"},
+		{"task without endpoint", nil, func(*testing.T, *env) []byte { return []byte(`{"delivery_id":"dlv_x","attempt":1}`) }, "endpoint_id"},
+		{"endpoint deleted", func(e *env) { e.db.DeleteEndpoint(context.Background(), e.ep.ID) }, nil, "deleted"},
+		{"endpoint inactive", func(e *env) {
+			e.ep.Status, e.ep.Version = webhook.StatusInactive, 2
+			e.db.UpdateEndpoint(context.Background(), e.ep)
+		}, nil, "inactive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t)
+			if tc.prep != nil {
+				tc.prep(e)
+			}
+			b := body(t, delivery.NewTask(event("evt_u"), e.ep.ID))
+			if tc.body != nil {
+				b = tc.body(t, e)
+			}
+			if err := e.d.Process(context.Background(), b); err != nil {
+				t.Fatalf("Process = %v, want nil (dead-lettered, not retried)", err)
+			}
+			dls, _, err := e.db.ListDeadLetters(context.Background(), webhook.Page{})
+			if err != nil || len(dls) != 1 || !strings.Contains(dls[0].Reason, tc.reason) {
+				t.Fatalf("DLQ = %+v (%v), want one record whose reason mentions %q", dls, err, tc.reason)
+			}
+			if len(e.http.reqs) != 0 {
+				t.Error("an attempt was made")
+			}
+		})
+	}
+}
+
+func TestHeldLeaseAndFailedEnqueueAreRetriedWithoutBurningAnAttempt(t *testing.T) {
+	e := setup(t)
+	task := delivery.NewTask(event("evt_h"), e.ep.ID)
+	ctx := context.Background()
+	// Another worker holds the lease (a crash mid-attempt).
+	if _, err := e.db.Acquire(ctx, task.Key(), 1, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.d.Process(ctx, body(t, task)); err == nil {
+		t.Fatal("Process with the lease held = nil, want an error (retry later)")
+	}
+	if len(e.http.reqs) != 0 {
+		t.Fatal("attempt made while another worker holds the lease")
+	}
+
+	// A failed attempt whose next task cannot be enqueued keeps its lease:
+	// the message comes back and, once the lease expires, attempt 1 is made
+	// again rather than lost.
+	e2 := setup(t)
+	e2.d.Lease = 100 * time.Millisecond
+	e2.http.answers = []sender.Result{{StatusCode: 500, Err: errors.New("HTTP 500")}}
+	e2.q.fail = errors.New("queue down")
+	task2 := delivery.NewTask(event("evt_q"), e2.ep.ID)
+	if err := e2.d.Process(ctx, body(t, task2)); err == nil {
+		t.Fatal("Process with the queue down = nil, want an error")
+	}
+	e2.q.fail = nil
+	time.Sleep(200 * time.Millisecond)
+	if err := e2.d.Process(ctx, body(t, task2)); err != nil {
+		t.Fatal(err)
+	}
+	if got := e2.http.reqs[1].Headers.Get("X-PhoneShield-Attempt"); got != "1" {
+		t.Errorf("retried request is attempt %s, want 1", got)
+	}
+}

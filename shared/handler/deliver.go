@@ -1,0 +1,54 @@
+package handler
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// Processor processes one delivery message body (delivery.Deliverer).
+type Processor interface {
+	Process(ctx context.Context, body []byte) error
+}
+
+// Deliver is the delivery Lambda's handler (SQS event source with
+// ReportBatchItemFailures).
+type Deliver struct {
+	Deliverer Processor
+	Logger    *slog.Logger
+}
+
+// Handle processes a batch. Its records run concurrently — a batch of slow
+// receivers takes about as long as the slowest, not the sum — and each
+// record that must be handed out again is reported as a batch item
+// failure; the others are deleted by the event source mapping. It never
+// returns an error: that would make SQS redeliver the whole batch.
+func (h *Deliver) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var (
+		mu   sync.Mutex
+		resp events.SQSEventResponse
+		wg   sync.WaitGroup
+	)
+	for i := range ev.Records {
+		rec := &ev.Records[i]
+		wg.Go(func() {
+			if err := h.Deliverer.Process(ctx, []byte(rec.Body)); err != nil {
+				h.logger().Warn("delivery message will be retried", "message_id", rec.MessageId, "error", err.Error())
+				mu.Lock()
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return resp, nil
+}
+
+func (h *Deliver) logger() *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
+	}
+	return slog.Default()
+}

@@ -1,0 +1,80 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	catalog "github.com/phoneshield/webhooks/events"
+	"github.com/phoneshield/webhooks/shared/delivery"
+	"github.com/phoneshield/webhooks/shared/fanout"
+	"github.com/phoneshield/webhooks/shared/webhook"
+)
+
+// Publisher fans an event out to endpoints.
+type Publisher interface {
+	Publish(ctx context.Context, ev *webhook.Event) (fanout.Result, error)
+}
+
+// Filter is the filter Lambda's handler (an EventBridge rule target).
+type Filter struct {
+	Fanout      Publisher
+	DeadLetters delivery.DeadLetterPutter
+	Now         func() time.Time
+	Logger      *slog.Logger
+}
+
+// Handle parses and validates one EventBridge event and fans it out. Poison
+// input (wrong source, unknown type, a detail failing validation) is
+// dead-lettered with the reason and returns nil, so EventBridge does not
+// retry it; a transient failure returns an error, so EventBridge retries
+// the whole event (the fan-out is idempotent).
+func (h *Filter) Handle(ctx context.Context, ev events.EventBridgeEvent) error {
+	e, err := ParseEventBridge(ev)
+	if err != nil {
+		raw, _ := json.Marshal(ev)
+		return delivery.PoisonDeadLetter(ctx, h.DeadLetters, h.logger(), "event bus", raw, err, h.now())
+	}
+	res, err := h.Fanout.Publish(ctx, e)
+	if err != nil {
+		return err
+	}
+	h.logger().Info("event fanned out", "event_id", e.ID, "event_type", e.Type,
+		"endpoints", len(res.Endpoints), "duplicate", res.Duplicate)
+	return nil
+}
+
+// ParseEventBridge turns an EventBridge event into a validated
+// webhook.Event. Errors are KindInvalid and name the field.
+func ParseEventBridge(ev events.EventBridgeEvent) (*webhook.Event, error) {
+	if ev.Source != webhook.Source {
+		return nil, webhook.Invalid("source", "must be %q, got %q", webhook.Source, ev.Source)
+	}
+	at := ev.Time
+	if at.IsZero() {
+		return nil, webhook.Invalid("time", "required")
+	}
+	e, err := catalog.Parse(ev.DetailType, ev.Detail, ev.ID, at)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", ev.ID, err)
+	}
+	return e, nil
+}
+
+func (h *Filter) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Filter) logger() *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
+	}
+	return slog.Default()
+}

@@ -1,0 +1,354 @@
+// Package localmode runs the whole pipeline in one process with no AWS
+// account: the embedded bbolt store stands in for DynamoDB, SQS and the
+// DLQ; an HTTP port speaks EventBridge's PutEvents protocol and serves the
+// management API; pollers hand queue messages to the very handlers the
+// Lambdas run, in the same event shapes (EventBridgeEvent, SQSEvent) and
+// honouring BatchItemFailures the same way.
+//
+// Durability: PutEvents answers only after accepted events are committed to
+// disk, and every queue message (including scheduled retries) is on disk,
+// so a kill -9 loses nothing: after a restart every undelivered event and
+// retry resumes (messages in flight at the crash become visible again, and
+// leases left by the dead process are released at start-up).
+package localmode
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/phoneshield/webhooks/shared/api"
+	"github.com/phoneshield/webhooks/shared/bolt"
+	"github.com/phoneshield/webhooks/shared/delivery"
+	"github.com/phoneshield/webhooks/shared/egress"
+	"github.com/phoneshield/webhooks/shared/fanout"
+	"github.com/phoneshield/webhooks/shared/handler"
+	"github.com/phoneshield/webhooks/shared/manage"
+	"github.com/phoneshield/webhooks/shared/putevents"
+	"github.com/phoneshield/webhooks/shared/sender"
+	"github.com/phoneshield/webhooks/shared/webhook"
+)
+
+// EventQueue is the queue that holds accepted events until the filter
+// handler has fanned them out (EventBridge's own buffer on AWS).
+const EventQueue = "_events"
+
+// Config configures local mode.
+type Config struct {
+	Addr    string       // listen address; default 127.0.0.1:4000
+	DataDir string       // where the database lives; default .data
+	Plan    webhook.Plan // default enterprise
+	// Allow lists address ranges deliveries may reach despite the SSRF
+	// guard; local mode's default is loopback only.
+	Allow []netip.Prefix
+	// AllowHTTP permits http:// endpoint URLs (default true in local mode).
+	AllowHTTP bool
+	// RetryScale multiplies retry delays (e.g. 0.001 turns 10 s into 10 ms).
+	RetryScale float64
+	// AttemptTimeout is the whole-attempt timeout; default 10 s.
+	AttemptTimeout time.Duration
+	// Concurrency is the number of pollers per endpoint queue, each handing
+	// the delivery handler batches of up to 10 (Lambda's
+	// MaximumConcurrency); default 2.
+	Concurrency int
+	// TLSConfig is used for deliveries (tests add their CA); nil: system.
+	TLSConfig *tls.Config
+	Logger    *slog.Logger
+}
+
+// Visibility is how long a message handed to a handler stays hidden; it
+// exceeds the attempt timeout so a slow attempt is not handed out twice.
+const Visibility = 30 * time.Second
+
+// RetryBackoff is how soon a message reported as a batch item failure is
+// handed out again.
+const RetryBackoff = 2 * time.Second
+
+// Server is a running local mode.
+type Server struct {
+	cfg      Config
+	db       *bolt.DB
+	log      *slog.Logger
+	http     *http.Server
+	ln       net.Listener
+	cache    *fanout.Cache
+	filter   *handler.Filter
+	deliver  *handler.Deliver
+	Service  *manage.Service
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	pollers  map[string]context.CancelFunc
+	kick     chan struct{}
+	shutdown sync.Once
+}
+
+// Start opens the store, starts the pollers and listens on cfg.Addr.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:4000"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = ".data"
+	}
+	if cfg.Plan.Name == "" {
+		cfg.Plan = webhook.Enterprise
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 2
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("local mode: data folder: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(cfg.DataDir, "webhooks.db"), bolt.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("local mode: open store: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := db.ReleaseAllLeases(ctx); err != nil {
+		cancel()
+		db.Close()
+		return nil, fmt.Errorf("local mode: release stale leases: %w", err)
+	}
+	s := &Server{cfg: cfg, db: db, log: log, ctx: ctx, cancel: cancel, pollers: map[string]context.CancelFunc{}, kick: make(chan struct{}, 1)}
+
+	guard := egress.New(cfg.Allow...)
+	httpSender := sender.New(sender.Options{Guard: guard, Timeout: cfg.AttemptTimeout, TLSConfig: cfg.TLSConfig})
+	s.cache = &fanout.Cache{Store: db, TTL: time.Second}
+	queueName := func(id string) string { return id }
+	s.filter = &handler.Filter{
+		Fanout: &fanout.Fanout{Endpoints: s.cache, Keys: db, Queue: db, Plan: cfg.Plan, QueueName: queueName, Logger: log},
+		DeadLetters: db, Logger: log,
+	}
+	s.deliver = &handler.Deliver{Logger: log, Deliverer: &delivery.Deliverer{
+		Endpoints: db, Keys: db, Log: db, Queue: db, DeadLetters: db, HTTP: httpSender,
+		Plan: cfg.Plan, QueueName: queueName, RetryScale: cfg.RetryScale, Logger: log,
+	}}
+	s.Service = &manage.Service{
+		Endpoints: db, Log: db, DeadLetters: db, Plan: cfg.Plan, URLs: guard, AllowHTTP: cfg.AllowHTTP,
+		Changed: func(context.Context, *webhook.Endpoint, bool) { s.cache.Invalidate(); s.reconcileSoon() },
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", api.Handler(s.Service, log))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	pe := &putevents.Handler{Sink: s, Logger: log}
+	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if putevents.IsPutEvents(r) {
+			pe.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("local mode: listen on %s: %w", cfg.Addr, err)
+	}
+	s.ln = ln
+	s.http = &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	s.wg.Go(func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "error", err.Error())
+		}
+	})
+	s.startPoller(EventQueue, 2, s.pollEvents)
+	s.wg.Go(s.supervise)
+	log.Info("local mode listening", "addr", ln.Addr().String(), "data", cfg.DataDir, "plan", cfg.Plan.Name)
+	return s, nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL returns the server's base URL.
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Close stops the server gracefully: no new requests, pollers finish their
+// current batch, the store is closed.
+func (s *Server) Close() error {
+	var err error
+	s.shutdown.Do(func() {
+		if s.http != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s.http.Shutdown(ctx)
+			cancel()
+		}
+		s.cancel()
+		s.wg.Wait()
+		err = s.db.Close()
+	})
+	return err
+}
+
+// Accept implements putevents.Sink: it stores events on the event queue.
+func (s *Server) Accept(ctx context.Context, evs []events.EventBridgeEvent) error {
+	msgs := make([]webhook.OutMessage, len(evs))
+	for i, ev := range evs {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		msgs[i] = webhook.OutMessage{ID: strconv.Itoa(i), Body: b}
+	}
+	return s.db.SendMessages(ctx, EventQueue, msgs)
+}
+
+func (s *Server) reconcileSoon() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// supervise keeps one set of pollers per endpoint queue: for every
+// endpoint, and for every queue still holding messages (a deleted
+// endpoint's leftovers are dead-lettered by the delivery handler).
+func (s *Server) supervise() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		s.reconcile()
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+	}
+}
+
+func (s *Server) reconcile() {
+	want := map[string]bool{}
+	if eps, err := s.db.ListEndpoints(s.ctx); err == nil {
+		for _, ep := range eps {
+			want[ep.ID] = true
+		}
+	}
+	for _, q := range s.db.QueueNames() {
+		if q != EventQueue {
+			want[q] = true
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for q := range want {
+		if _, ok := s.pollers[q]; !ok {
+			s.startPollerLocked(q, s.cfg.Concurrency, s.pollDeliveries)
+		}
+	}
+}
+
+func (s *Server) startPoller(queue string, n int, poll func(ctx context.Context, queue string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.startPollerLocked(queue, n, poll)
+}
+
+func (s *Server) startPollerLocked(queue string, n int, poll func(ctx context.Context, queue string)) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.pollers[queue] = cancel
+	for range n {
+		s.wg.Go(func() { poll(ctx, queue) })
+	}
+}
+
+// pollEvents hands accepted events, one per invocation as EventBridge
+// does, to the filter handler; a failed invocation leaves the event queued
+// for another try.
+func (s *Server) pollEvents(ctx context.Context, queue string) {
+	for ctx.Err() == nil {
+		msgs, err := s.db.ReceiveMessages(ctx, queue, 10, Visibility, time.Second)
+		if err != nil {
+			s.pause(ctx, err)
+			continue
+		}
+		for _, m := range msgs {
+			var ev events.EventBridgeEvent
+			err := json.Unmarshal(m.Body, &ev)
+			if err == nil {
+				err = s.filter.Handle(ctx, ev)
+			} else {
+				err = delivery.PoisonDeadLetter(ctx, s.db, s.log, "event queue", m.Body, err, time.Now())
+			}
+			s.settle(ctx, queue, m, err == nil)
+		}
+	}
+}
+
+// pollDeliveries hands batches of up to 10 messages to the delivery
+// handler as the SQSEvent Lambda would build, and deletes every record not
+// reported as a batch item failure.
+func (s *Server) pollDeliveries(ctx context.Context, queue string) {
+	arn := "arn:aws:sqs:local:000000000000:" + queue
+	for ctx.Err() == nil {
+		msgs, err := s.db.ReceiveMessages(ctx, queue, 10, Visibility, time.Second)
+		if err != nil {
+			s.pause(ctx, err)
+			continue
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		ev := events.SQSEvent{Records: make([]events.SQSMessage, len(msgs))}
+		for i, m := range msgs {
+			ev.Records[i] = events.SQSMessage{
+				MessageId: m.ID, ReceiptHandle: m.Receipt, Body: string(m.Body),
+				EventSource: "aws:sqs", EventSourceARN: arn, AWSRegion: "local",
+				Attributes: map[string]string{
+					"ApproximateReceiveCount": strconv.Itoa(m.ReceiveCount),
+					"SentTimestamp":           strconv.FormatInt(m.SentAt.UnixMilli(), 10),
+				},
+			}
+		}
+		resp, _ := s.deliver.Handle(ctx, ev)
+		failed := map[string]bool{}
+		for _, f := range resp.BatchItemFailures {
+			failed[f.ItemIdentifier] = true
+		}
+		for _, m := range msgs {
+			s.settle(ctx, queue, m, !failed[m.ID])
+		}
+	}
+}
+
+func (s *Server) settle(ctx context.Context, queue string, m webhook.InMessage, ok bool) {
+	var err error
+	if ok {
+		err = s.db.DeleteMessage(context.WithoutCancel(ctx), queue, m.Receipt)
+	} else {
+		err = s.db.ChangeVisibility(context.WithoutCancel(ctx), queue, m.Receipt, RetryBackoff)
+	}
+	if err != nil {
+		s.log.Error("settling queue message failed", "queue", queue, "error", err.Error())
+	}
+}
+
+func (s *Server) pause(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	s.log.Error("queue receive failed", "error", err.Error())
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Second):
+	}
+}

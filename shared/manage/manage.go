@@ -1,0 +1,312 @@
+// Package manage is the management domain: it validates endpoint
+// configurations against the product rules and the deployment's plan,
+// creates endpoints with their ids and secrets, applies updates without
+// losing concurrent writes, and reads delivery logs and the DLQ. The HTTP
+// API (package api) and, through it, the CLI are thin layers over it.
+package manage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	catalog "github.com/phoneshield/webhooks/events"
+	"github.com/phoneshield/webhooks/shared/sender"
+	"github.com/phoneshield/webhooks/shared/signature"
+	"github.com/phoneshield/webhooks/shared/webhook"
+)
+
+// URLChecker validates an endpoint URL at save time (egress.Guard).
+type URLChecker interface {
+	CheckURL(raw string, allowHTTP bool) error
+}
+
+// Service manages endpoints. Set its fields once.
+type Service struct {
+	Endpoints   webhook.EndpointStore
+	Log         webhook.DeliveryLog
+	DeadLetters webhook.DeadLetters
+	Plan        webhook.Plan
+	URLs        URLChecker
+	// AllowHTTP permits plain http:// URLs (local mode); production
+	// deployments require https.
+	AllowHTTP bool
+	// Changed is called after every successful create, update or delete
+	// (local mode drops its endpoint cache and starts or stops pollers).
+	Changed func(ctx context.Context, ep *webhook.Endpoint, deleted bool)
+	Now     func() time.Time
+}
+
+// Input is a create or update request. Nil fields are absent: on create
+// they take defaults (or are required); on update they are left as they are.
+type Input struct {
+	URL                *string                 `json:"url"`
+	Description        *string                 `json:"description"`
+	EventTypes         []string                `json:"event_types"`
+	Status             *webhook.EndpointStatus `json:"status"`
+	Headers            map[string]string       `json:"headers"`
+	Retry              *webhook.RetrySettings  `json:"retry"`
+	Filter             json.RawMessage         `json:"filter"`
+	RateLimitPerMinute *int                    `json:"rate_limit_per_minute"`
+}
+
+// Limits on configuration values.
+const (
+	MaxDescription = 512
+	MaxEventTypes  = 64
+)
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// NewID returns a new random id with prefix, e.g. "whk_".
+func NewID(prefix string) string {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// Create validates in and stores a new active (unless in says otherwise)
+// endpoint with a fresh secret. The returned endpoint holds the secret: the
+// only time it is shown.
+func (s *Service) Create(ctx context.Context, in Input) (*webhook.Endpoint, error) {
+	if in.URL == nil {
+		return nil, webhook.Invalid("url", "required")
+	}
+	if in.EventTypes == nil {
+		return nil, webhook.Invalid("event_types", "required: at least one event type, group.* or *")
+	}
+	now := s.now()
+	ep := &webhook.Endpoint{ID: NewID("whk_"), Status: webhook.StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now}
+	if err := s.apply(ep, in); err != nil {
+		return nil, err
+	}
+	secret, err := signature.GenerateSecret()
+	if err != nil {
+		return nil, webhook.Transient(err, "generate secret")
+	}
+	ep.Secret = webhook.Secret(secret)
+	eps, err := s.Endpoints.ListEndpoints(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("manage: count endpoints: %w", err)
+	}
+	if len(eps) >= s.Plan.MaxEndpoints {
+		return nil, &webhook.Error{Kind: webhook.KindLimit, Field: "url",
+			Message: fmt.Sprintf("the %s plan allows %d endpoints; delete one first", s.Plan.Name, s.Plan.MaxEndpoints)}
+	}
+	if err := s.Endpoints.CreateEndpoint(ctx, ep); err != nil {
+		return nil, fmt.Errorf("manage: create endpoint: %w", err)
+	}
+	s.changed(ctx, ep, false)
+	return ep, nil
+}
+
+// Update applies in to endpoint id. It retries a lost conditional write a
+// few times on a fresh read, so concurrent updates of different fields all
+// land; in is validated against the merged result.
+func (s *Service) Update(ctx context.Context, id string, in Input) (*webhook.Endpoint, error) {
+	return s.modify(ctx, id, func(ep *webhook.Endpoint) error { return s.apply(ep, in) })
+}
+
+// SetStatus enables or disables an endpoint.
+func (s *Service) SetStatus(ctx context.Context, id string, st webhook.EndpointStatus) (*webhook.Endpoint, error) {
+	return s.Update(ctx, id, Input{Status: &st})
+}
+
+func (s *Service) modify(ctx context.Context, id string, change func(*webhook.Endpoint) error) (*webhook.Endpoint, error) {
+	for try := 0; ; try++ {
+		cur, err := s.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		ep := cur.Clone()
+		if err := change(ep); err != nil {
+			return nil, err
+		}
+		ep.Version = cur.Version + 1
+		ep.UpdatedAt = s.now()
+		err = s.Endpoints.UpdateEndpoint(ctx, ep)
+		if errors.Is(err, webhook.ErrConflict) && try < 5 {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("manage: update endpoint %s: %w", id, err)
+		}
+		s.changed(ctx, ep, false)
+		return ep, nil
+	}
+}
+
+// Get returns one endpoint or a KindNotFound error naming it.
+func (s *Service) Get(ctx context.Context, id string) (*webhook.Endpoint, error) {
+	ep, err := s.Endpoints.GetEndpoint(ctx, id)
+	if errors.Is(err, webhook.ErrNotFound) {
+		return nil, webhook.NotFound("webhook %s not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("manage: get endpoint %s: %w", id, err)
+	}
+	return ep, nil
+}
+
+// List returns every endpoint.
+func (s *Service) List(ctx context.Context) ([]*webhook.Endpoint, error) {
+	eps, err := s.Endpoints.ListEndpoints(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("manage: list endpoints: %w", err)
+	}
+	return eps, nil
+}
+
+// Delete removes an endpoint. Its queued deliveries are dead-lettered as
+// they come up ("endpoint was deleted"), so nothing vanishes silently.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	ep, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.Endpoints.DeleteEndpoint(ctx, id); err != nil {
+		if errors.Is(err, webhook.ErrNotFound) {
+			return webhook.NotFound("webhook %s not found", id)
+		}
+		return fmt.Errorf("manage: delete endpoint %s: %w", id, err)
+	}
+	s.changed(ctx, ep, true)
+	return nil
+}
+
+// Deliveries lists an endpoint's delivery log, newest first.
+func (s *Service) Deliveries(ctx context.Context, id string, p webhook.Page) ([]*webhook.Delivery, string, error) {
+	if _, err := s.Get(ctx, id); err != nil {
+		return nil, "", err
+	}
+	ds, next, err := s.Log.ListDeliveries(ctx, id, p)
+	if err != nil {
+		return nil, "", fmt.Errorf("manage: list deliveries of %s: %w", id, err)
+	}
+	return ds, next, nil
+}
+
+// DeadLetterPage lists the DLQ, oldest first.
+func (s *Service) DeadLetterPage(ctx context.Context, p webhook.Page) ([]*webhook.DeadLetter, string, error) {
+	dls, next, err := s.DeadLetters.ListDeadLetters(ctx, p)
+	if err != nil {
+		return nil, "", fmt.Errorf("manage: list dead letters: %w", err)
+	}
+	return dls, next, nil
+}
+
+func (s *Service) changed(ctx context.Context, ep *webhook.Endpoint, deleted bool) {
+	if s.Changed != nil {
+		s.Changed(ctx, ep, deleted)
+	}
+}
+
+// apply validates the present fields of in and sets them on ep.
+func (s *Service) apply(ep *webhook.Endpoint, in Input) error {
+	if in.URL != nil {
+		if err := s.URLs.CheckURL(*in.URL, s.AllowHTTP); err != nil {
+			return err
+		}
+		ep.URL = *in.URL
+	}
+	if in.Description != nil {
+		d := *in.Description
+		if !utf8.ValidString(d) || utf8.RuneCountInString(d) > MaxDescription {
+			return webhook.Invalid("description", "must be valid UTF-8 of at most %d characters", MaxDescription)
+		}
+		ep.Description = d
+	}
+	if in.EventTypes != nil {
+		if err := s.checkEventTypes(in.EventTypes); err != nil {
+			return err
+		}
+		ep.EventTypes = append([]string(nil), in.EventTypes...)
+	}
+	if in.Status != nil {
+		switch *in.Status {
+		case webhook.StatusActive, webhook.StatusInactive:
+			ep.Status = *in.Status
+		default:
+			return webhook.Invalid("status", "must be active or inactive, got %q", *in.Status)
+		}
+	}
+	if in.Headers != nil {
+		if err := sender.ValidateHeaders(in.Headers); err != nil {
+			return err
+		}
+		ep.Headers = in.Headers
+		if len(ep.Headers) == 0 {
+			ep.Headers = nil
+		}
+	}
+	if in.Retry != nil {
+		if err := in.Retry.Validate(); err != nil {
+			return err
+		}
+		ep.Retry = *in.Retry
+	}
+	if in.Filter != nil && string(in.Filter) != "null" {
+		if !s.Plan.CustomFilters {
+			return &webhook.Error{Kind: webhook.KindLimit, Field: "filter",
+				Message: fmt.Sprintf("custom filters need the enterprise plan; this deployment is on %s", s.Plan.Name)}
+		}
+		return webhook.Invalid("filter", "custom filters are not available in this version yet")
+	}
+	if in.RateLimitPerMinute != nil {
+		r := *in.RateLimitPerMinute
+		if r < 1 || r > s.Plan.RatePerMinute {
+			return webhook.Invalid("rate_limit_per_minute", "must be between 1 and %d (the %s plan's limit), got %d", s.Plan.RatePerMinute, s.Plan.Name, r)
+		}
+		ep.RateLimitPerMinute = r
+	}
+	return nil
+}
+
+func (s *Service) checkEventTypes(types []string) error {
+	if len(types) == 0 {
+		return webhook.Invalid("event_types", "must not be empty")
+	}
+	if len(types) > MaxEventTypes {
+		return webhook.Invalid("event_types", "at most %d entries", MaxEventTypes)
+	}
+	seen := map[string]bool{}
+	for i, t := range types {
+		field := fmt.Sprintf("event_types[%d]", i)
+		if err := catalog.ValidSubscription(t); err != nil {
+			return webhook.Invalid(field, "%v", err)
+		}
+		if seen[t] {
+			return webhook.Invalid(field, "%q is listed twice", t)
+		}
+		seen[t] = true
+		if !s.selectsAllowed(t) {
+			return &webhook.Error{Kind: webhook.KindLimit, Field: field,
+				Message: fmt.Sprintf("%s is not available on the %s plan (available: %s)", t, s.Plan.Name, strings.Join(s.Plan.EventTypes, ", "))}
+		}
+	}
+	return nil
+}
+
+// selectsAllowed reports whether subscription sub selects at least one
+// event type the plan allows.
+func (s *Service) selectsAllowed(sub string) bool {
+	for _, t := range catalog.Types() {
+		if webhook.SubscriptionMatches(sub, t.Name) && s.Plan.Allows(t.Name) {
+			return true
+		}
+	}
+	return false
+}
