@@ -104,7 +104,7 @@ func run(args []string) error {
 		if *exit {
 			return nil
 		}
-		fmt.Printf("\nStill serving on %s — try:\n  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1 aws events put-events --endpoint-url %s --entries file://events/samples/call.completed.json\n  curl -s %s/v1/webhooks\nCtrl-C stops.\n", srv.URL(), srv.URL(), srv.URL())
+		fmt.Printf("\nStill serving on %s — try:\n  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1 aws events put-events --endpoint-url %s --entries file://events/samples/call.completed.json\n  curl -s %s/v1/webhooks\nCtrl-C stops.\n", srv.URL(), srv.URL(), srv.URL())
 	}
 	<-ctx.Done()
 	return nil

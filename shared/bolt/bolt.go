@@ -128,8 +128,9 @@ type DB struct {
 func Open(path string, opts Options) (*DB, error) {
 	opts = opts.withDefaults()
 	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{
-		Timeout:      opts.LockTimeout,
-		FreelistType: bbolt.FreelistMapType,
+		Timeout:        opts.LockTimeout,
+		FreelistType:   bbolt.FreelistMapType,
+		NoFreelistSync: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)

@@ -370,7 +370,7 @@ func (db *DB) readBodies(ctx context.Context, name string, taken []message) ([]w
 	return out, nil
 }
 
-// lookup returns the message a receipt designates if the receipt is still
+// lookupLocked returns the message a receipt designates if the receipt is still
 // its current one, or nil.
 func (db *DB) lookupLocked(name, receipt string) (*queue, *message, error) {
 	seq, ok := parseReceipt(receipt)

@@ -70,7 +70,8 @@ func Render(ev *webhook.Event, endpointID string, plan webhook.Plan) ([]byte, er
 //  2. then members whose value is a string, at any depth (inside nested
 //     objects and objects in arrays too), largest first;
 //  3. then any other member (arrays, objects, numbers, ...), largest first,
-//     by its size at that point.
+//     by its size at that point; members removed in steps 1 and 2 that fit
+//     again afterwards are put back, most recently removed first.
 //
 // Members named in Links, and objects or arrays holding one, are never
 // removed; a top-level "truncated" member is not removed either. Sizes

@@ -30,8 +30,9 @@ type node struct {
 type tree struct {
 	data      []byte
 	nodes     []node
-	fixed     int   // bytes outside data: the envelope fields and the final '}'
-	truncated int32 // the top-level "truncated" member, or -1
+	fixed     int     // bytes outside data: the envelope fields and the final '}'
+	truncated int32   // the top-level "truncated" member, or -1
+	removed   []int32 // removed members, in removal order
 	info      Info
 }
 
@@ -108,6 +109,18 @@ func truncate(buf []byte, dataStart int) ([]byte, Info, error) {
 	}
 	if t.total() > MaxBody {
 		return nil, Info{}, tooLarge(t.total(), "links and envelope fields alone")
+	}
+	if len(t.removed) > 0 && len(rest) > 0 {
+		t.putBack()
+	}
+	for _, id := range t.removed {
+		if !t.nodes[id].removed {
+			continue
+		}
+		t.info.DroppedCount++
+		if len(t.info.Dropped) < MaxDroppedListed {
+			t.info.Dropped = append(t.info.Dropped, t.path(id))
+		}
 	}
 
 	out := make([]byte, 0, t.total())
@@ -257,10 +270,50 @@ func (t *tree) remove(id int32) {
 		t.nodes[a].size -= saved
 		t.nodes[a].dirty = true
 	}
-	t.info.DroppedCount++
-	if len(t.info.Dropped) < MaxDroppedListed {
-		t.info.Dropped = append(t.info.Dropped, t.path(id))
+	t.removed = append(t.removed, id)
+}
+
+// putBack restores, most recently removed first, the members removed
+// earlier that fit again now. Only a member removed in step 3 (a big
+// array, say) can make room for text removed before it: without this, a
+// body over MaxBody because of numbers would lose every string on the way.
+func (t *tree) putBack() {
+	for i := len(t.removed) - 1; i >= 0; i-- {
+		id := t.removed[i]
+		n := &t.nodes[id]
+		if !n.removed || t.gone(n.parent) {
+			continue
+		}
+		p := n.parent
+		added := t.cost(id)
+		if t.nodes[p].count > 0 {
+			added++ // a comma
+		}
+		if t.total()+added+t.markChange(p, 1) > MaxBody {
+			continue
+		}
+		t.nodes[p].count++
+		n.removed = false
+		for a := p; a >= 0; a = t.nodes[a].parent {
+			t.nodes[a].size += added
+		}
 	}
+}
+
+// markChange is how much "truncated":true grows when object p's member
+// count changes by delta: only its comma, and only for the root.
+func (t *tree) markChange(p int32, delta int) int {
+	if p != 0 || t.truncated >= 0 {
+		return 0
+	}
+	before, after := t.nodes[0].count > 0, t.nodes[0].count+delta > 0
+	switch {
+	case !before && after:
+		return 1
+	case before && !after:
+		return -1
+	}
+	return 0
 }
 
 // path names node id relative to data: "metadata.notes", "segments[3].text".

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/phoneshield/webhooks/shared/delivery"
@@ -37,6 +38,9 @@ type Fanout struct {
 	Lease  time.Duration
 	Logger *slog.Logger
 }
+
+// maxParallelSends bounds the concurrent queue sends of one fan-out.
+const maxParallelSends = 16
 
 // Result says what Publish did with an event.
 type Result struct {
@@ -92,15 +96,30 @@ func (f *Fanout) Publish(ctx context.Context, ev *webhook.Event) (Result, error)
 	}
 	match, skipped := Match(eps, ev, f.Plan)
 	res := Result{Skipped: skipped}
+	// Each endpoint has its own queue, so sends can't share a batch; they
+	// go out concurrently (bounded) so an event's fan-out costs about one
+	// send's latency, not one per endpoint.
+	errs := make([]error, len(match))
+	sem := make(chan struct{}, maxParallelSends)
+	var wg sync.WaitGroup
+	for i, ep := range match {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			body, err := delivery.NewTask(ev, ep.ID).Encode()
+			if err == nil {
+				err = f.Queue.SendMessages(ctx, f.QueueName(ep.ID), []webhook.OutMessage{{ID: "0", Body: body}})
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("fanout: enqueue event %s for %s: %w", ev.ID, ep.ID, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return Result{}, err
+	}
 	for _, ep := range match {
-		body, err := delivery.NewTask(ev, ep.ID).Encode()
-		if err != nil {
-			return Result{}, fmt.Errorf("fanout: encode task: %w", err)
-		}
-		msg := []webhook.OutMessage{{ID: "0", Body: body}}
-		if err := f.Queue.SendMessages(ctx, f.QueueName(ep.ID), msg); err != nil {
-			return Result{}, fmt.Errorf("fanout: enqueue event %s for %s: %w", ev.ID, ep.ID, err)
-		}
 		res.Endpoints = append(res.Endpoints, ep.ID)
 	}
 	for id, why := range skipped {

@@ -135,7 +135,7 @@ func Start(cfg Config) (*Server, error) {
 	s.cache = &fanout.Cache{Store: db, TTL: time.Second}
 	queueName := func(id string) string { return id }
 	s.filter = &handler.Filter{
-		Fanout: &fanout.Fanout{Endpoints: s.cache, Keys: db, Queue: db, Plan: cfg.Plan, QueueName: queueName, Logger: log},
+		Fanout:      &fanout.Fanout{Endpoints: s.cache, Keys: db, Queue: db, Plan: cfg.Plan, QueueName: queueName, Logger: log},
 		DeadLetters: db, Logger: log,
 	}
 	s.deliver = &handler.Deliver{Logger: log, Deliverer: &delivery.Deliverer{
@@ -272,7 +272,7 @@ func (s *Server) startPollerLocked(queue string, n int, poll func(ctx context.Co
 }
 
 // pollEvents hands accepted events, one per invocation as EventBridge
-// does, to the filter handler; a failed invocation leaves the event queued
+// does (concurrent invocations), to the filter handler; a failed invocation leaves the event queued
 // for another try.
 func (s *Server) pollEvents(ctx context.Context, queue string) {
 	for ctx.Err() == nil {
@@ -281,16 +281,20 @@ func (s *Server) pollEvents(ctx context.Context, queue string) {
 			s.pause(ctx, err)
 			continue
 		}
+		var wg sync.WaitGroup
 		for _, m := range msgs {
-			var ev events.EventBridgeEvent
-			err := json.Unmarshal(m.Body, &ev)
-			if err == nil {
-				err = s.filter.Handle(ctx, ev)
-			} else {
-				err = delivery.PoisonDeadLetter(ctx, s.db, s.log, "event queue", m.Body, err, time.Now())
-			}
-			s.settle(ctx, queue, m, err == nil)
+			wg.Go(func() {
+				var ev events.EventBridgeEvent
+				err := json.Unmarshal(m.Body, &ev)
+				if err == nil {
+					err = s.filter.Handle(ctx, ev)
+				} else {
+					err = delivery.PoisonDeadLetter(ctx, s.db, s.log, "event queue", m.Body, err, time.Now())
+				}
+				s.settle(ctx, queue, m, err == nil)
+			})
 		}
+		wg.Wait()
 	}
 }
 

@@ -1,0 +1,176 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/phoneshield/webhooks/shared/webhook"
+)
+
+func ep(id string, status webhook.EndpointStatus, types ...string) *webhook.Endpoint {
+	return &webhook.Endpoint{ID: id, Status: status, EventTypes: types}
+}
+
+func TestMatch(t *testing.T) {
+	eps := []*webhook.Endpoint{
+		ep("exact", webhook.StatusActive, "call.completed"),
+		ep("group", webhook.StatusActive, "call.*"),
+		ep("all", webhook.StatusActive, "*"),
+		ep("other", webhook.StatusActive, "voicemail.*", "user.created"),
+		ep("off", webhook.StatusInactive, "*"),
+		ep("prefix-trap", webhook.StatusActive, "call"),
+	}
+	for _, tc := range []struct {
+		typ         string
+		plan        webhook.Plan
+		want        string
+		wantSkipped string
+	}{
+		{"call.completed", webhook.Enterprise, "[exact group all]", "map[off:endpoint is inactive]"},
+		{"call.greeting", webhook.Business, "[group all]", "map[off:endpoint is inactive]"},
+		{"user.created", webhook.Enterprise, "[all other]", "map[off:endpoint is inactive]"},
+		{"transcription.started", webhook.Enterprise, "[all]", "map[off:endpoint is inactive]"},
+		{"call.greeting", webhook.Standard, "[]", "map[all:event type call.greeting is not available on the standard plan group:event type call.greeting is not available on the standard plan off:endpoint is inactive]"},
+		{"call.completed", webhook.Standard, "[exact group all]", "map[off:endpoint is inactive]"},
+	} {
+		t.Run(tc.typ+"/"+tc.plan.Name, func(t *testing.T) {
+			m, skipped := Match(eps, &webhook.Event{Type: tc.typ}, tc.plan)
+			var ids []string
+			for _, e := range m {
+				ids = append(ids, e.ID)
+			}
+			if got := fmt.Sprint(ids); got != tc.want && !(got == "[]" && tc.want == "[]") {
+				t.Errorf("match = %s, want %s", got, tc.want)
+			}
+			if got := fmt.Sprint(skipped); got != tc.wantSkipped {
+				t.Errorf("skipped = %s, want %s", got, tc.wantSkipped)
+			}
+		})
+	}
+}
+
+// memKeys is a minimal in-memory Idempotency for fan-out tests.
+type memKeys struct {
+	mu   sync.Mutex
+	done map[string]bool
+	held map[string]bool
+}
+
+func (k *memKeys) Acquire(_ context.Context, key string, n int, _ time.Duration) (webhook.Lease, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.done[key] {
+		return webhook.Lease{}, webhook.ErrDone
+	}
+	if k.held[key] {
+		return webhook.Lease{}, webhook.ErrHeld
+	}
+	k.held[key] = true
+	return webhook.Lease{Key: key, Attempt: n, Token: "t"}, nil
+}
+
+func (k *memKeys) Finish(_ context.Context, l webhook.Lease) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.done[l.Key], k.held[l.Key] = true, false
+	return nil
+}
+
+func (k *memKeys) Release(_ context.Context, l webhook.Lease) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.held[l.Key] = false
+	return nil
+}
+
+type memQueue struct {
+	mu     sync.Mutex
+	queues map[string]int
+	fail   string // queue name that fails
+}
+
+func (q *memQueue) SendMessages(_ context.Context, name string, msgs []webhook.OutMessage) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if name == q.fail {
+		return errors.New("queue unavailable")
+	}
+	q.queues[name] += len(msgs)
+	return nil
+}
+
+type list []*webhook.Endpoint
+
+func (l list) ListEndpoints(context.Context) ([]*webhook.Endpoint, error) { return l, nil }
+
+func TestPublish(t *testing.T) {
+	keys := &memKeys{done: map[string]bool{}, held: map[string]bool{}}
+	q := &memQueue{queues: map[string]int{}}
+	f := &Fanout{Endpoints: list{ep("a", webhook.StatusActive, "*"), ep("b", webhook.StatusActive, "call.*"), ep("c", webhook.StatusActive, "user.*")},
+		Keys: keys, Queue: q, Plan: webhook.Enterprise, QueueName: func(id string) string { return "q-" + id }}
+	ev := &webhook.Event{ID: "evt_1", Type: "call.received"}
+	res, err := f.Publish(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(res.Endpoints)
+	if got, want := fmt.Sprint(res.Endpoints, q.queues), "[a b] map[q-a:1 q-b:1]"; got != want {
+		t.Errorf("published to %s, want %s", got, want)
+	}
+	res, err = f.Publish(context.Background(), ev)
+	if err != nil || !res.Duplicate {
+		t.Errorf("second publish = %+v, %v; want a duplicate", res, err)
+	}
+	if got, want := fmt.Sprint(q.queues), "map[q-a:1 q-b:1]"; got != want {
+		t.Errorf("after duplicate: %s, want %s", got, want)
+	}
+	// A failing queue fails the publish and leaves the key unfinished.
+	q.fail = "q-b"
+	if _, err := f.Publish(context.Background(), &webhook.Event{ID: "evt_2", Type: "call.received"}); err == nil {
+		t.Error("publish with a failing queue = nil error")
+	}
+	if keys.done["event:evt_2"] {
+		t.Error("failed fan-out was marked done")
+	}
+}
+
+func TestCache(t *testing.T) {
+	now := time.Unix(0, 0)
+	calls := 0
+	store := listerFunc(func() ([]*webhook.Endpoint, error) {
+		calls++
+		return []*webhook.Endpoint{ep(fmt.Sprint(calls), webhook.StatusActive, "*")}, nil
+	})
+	c := &Cache{Store: store, TTL: 10 * time.Second, Now: func() time.Time { return now }}
+	get := func() string {
+		eps, err := c.ListEndpoints(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return eps[0].ID
+	}
+	for _, step := range []struct {
+		advance    time.Duration
+		invalidate bool
+		want       string
+	}{
+		{0, false, "1"}, {5 * time.Second, false, "1"}, {6 * time.Second, false, "2"}, {0, true, "3"}, {time.Second, false, "3"},
+	} {
+		now = now.Add(step.advance)
+		if step.invalidate {
+			c.Invalidate()
+		}
+		if got := get(); got != step.want {
+			t.Errorf("after +%v (invalidate %v): list from fetch %s, want %s", step.advance, step.invalidate, got, step.want)
+		}
+	}
+}
+
+type listerFunc func() ([]*webhook.Endpoint, error)
+
+func (f listerFunc) ListEndpoints(context.Context) ([]*webhook.Endpoint, error) { return f() }

@@ -1,0 +1,192 @@
+package handler_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	catalog "github.com/phoneshield/webhooks/events"
+	"github.com/phoneshield/webhooks/shared/fanout"
+	"github.com/phoneshield/webhooks/shared/handler"
+	"github.com/phoneshield/webhooks/shared/webhook"
+)
+
+var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
+
+type recordingPublisher struct {
+	got []*webhook.Event
+	err error
+}
+
+func (p *recordingPublisher) Publish(_ context.Context, ev *webhook.Event) (fanout.Result, error) {
+	p.got = append(p.got, ev)
+	return fanout.Result{}, p.err
+}
+
+type recordingDLQ struct {
+	mu  sync.Mutex
+	got []*webhook.DeadLetter
+}
+
+func (d *recordingDLQ) PutDeadLetter(_ context.Context, dl *webhook.DeadLetter) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.got = append(d.got, dl)
+	return nil
+}
+
+// bridgeEvent is an event as EventBridge hands it to a Lambda target.
+func bridgeEvent(t *testing.T, detailType, detail string) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{
+		"version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": detailType,
+		"source": "phoneshield", "account": "111122223333", "time": "2026-11-27T08:00:00Z",
+		"region": "us-east-1", "resources": []string{}, "detail": json.RawMessage(detail),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestFilterHandler(t *testing.T) {
+	sample, _ := catalog.Sample("call.completed")
+	for _, tc := range []struct {
+		name       string
+		raw        []byte
+		publishErr error
+		wantErr    bool
+		wantPub    int
+		wantDLQ    string // a reason fragment, "" for none
+	}{
+		{"valid event", bridgeEvent(t, "call.completed", sample.Detail), nil, false, 1, ""},
+		{"event_id falls back to the EventBridge id", bridgeEvent(t, "call.completed", `{"data":`+dataOf(t, sample.Detail)+`}`), nil, false, 1, ""},
+		{"unknown type is poison", bridgeEvent(t, "call.exploded", sample.Detail), nil, false, 0, "detail-type"},
+		{"invalid detail is poison", bridgeEvent(t, "call.completed", `{"data":{"call_id":1}}`), nil, false, 0, "detail.data.call_id"},
+		{"store trouble is retried by EventBridge", bridgeEvent(t, "call.completed", sample.Detail), errors.New("dynamo down"), true, 1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pub, dlq := &recordingPublisher{err: tc.publishErr}, &recordingDLQ{}
+			h := &handler.Filter{Fanout: pub, DeadLetters: dlq, Logger: quiet}
+			_, err := lambda.NewHandler(h.Handle).Invoke(context.Background(), tc.raw)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Invoke error = %v, want error %v", err, tc.wantErr)
+			}
+			if len(pub.got) != tc.wantPub {
+				t.Fatalf("published %d events, want %d", len(pub.got), tc.wantPub)
+			}
+			if tc.wantDLQ == "" && len(dlq.got) > 0 {
+				t.Errorf("dead-lettered: %+v", dlq.got[0])
+			}
+			if tc.wantDLQ != "" && (len(dlq.got) != 1 || !strings.Contains(dlq.got[0].Reason, tc.wantDLQ) || dlq.got[0].Raw == "") {
+				t.Errorf("DLQ = %+v, want one record naming %s with the raw input", dlq.got, tc.wantDLQ)
+			}
+		})
+	}
+	// The parsed event carries the detail's id, environment and time.
+	pub := &recordingPublisher{}
+	h := &handler.Filter{Fanout: pub, DeadLetters: &recordingDLQ{}, Logger: quiet}
+	if _, err := lambda.NewHandler(h.Handle).Invoke(context.Background(), bridgeEvent(t, "call.completed", `{"data":`+dataOf(t, sample.Detail)+`,"environment":"sandbox"}`)); err != nil {
+		t.Fatal(err)
+	}
+	ev := pub.got[0]
+	if got, want := fmt.Sprint(ev.ID, " ", ev.Environment, " ", ev.Time.UTC().Format(time.RFC3339)), "6a7e8feb-b491-4cf7-a9f1-bf3703467718 sandbox 2026-11-27T08:00:00Z"; got != want {
+		t.Errorf("event = %s, want %s", got, want)
+	}
+}
+
+func dataOf(t *testing.T, detail string) string {
+	t.Helper()
+	var d struct{ Data json.RawMessage }
+	if err := json.Unmarshal([]byte(detail), &d); err != nil {
+		t.Fatal(err)
+	}
+	return string(d.Data)
+}
+
+// barrierProcessor holds every record until n are in flight at once (or
+// a generous timeout passes), then fails bodies that say "fail". If the
+// handler ran records one after another, none would see the barrier open.
+type barrierProcessor struct {
+	n        int
+	mu       sync.Mutex
+	inflight int
+	open     chan struct{}
+	sawAll   int
+}
+
+func (p *barrierProcessor) Process(ctx context.Context, body []byte) error {
+	p.mu.Lock()
+	p.inflight++
+	if p.inflight == p.n {
+		close(p.open)
+	}
+	p.mu.Unlock()
+	select {
+	case <-p.open:
+		p.mu.Lock()
+		p.sawAll++
+		p.mu.Unlock()
+	case <-time.After(5 * time.Second):
+	}
+	if string(body) == "fail" {
+		return errors.New("retry me")
+	}
+	return nil
+}
+
+func TestDeliverHandlerReportsFailuresAndRunsConcurrently(t *testing.T) {
+	records := make([]map[string]any, 10)
+	for i := range records {
+		body := "ok"
+		if i == 3 || i == 7 {
+			body = "fail"
+		}
+		records[i] = map[string]any{"messageId": fmt.Sprintf("m%d", i), "receiptHandle": "r", "body": body,
+			"eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:ps-whk_1", "awsRegion": "us-east-1",
+			"attributes": map[string]string{"ApproximateReceiveCount": "1"}}
+	}
+	raw, _ := json.Marshal(map[string]any{"Records": records})
+	proc := &barrierProcessor{n: 10, open: make(chan struct{})}
+	h := &handler.Deliver{Deliverer: proc, Logger: quiet}
+	out, err := lambda.NewHandler(h.Handle).Invoke(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp struct {
+		BatchItemFailures []struct{ ItemIdentifier string } `json:"batchItemFailures"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, f := range resp.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	if got := fmt.Sprint(sorted(ids)); got != "[m3 m7]" {
+		t.Errorf("batch item failures = %s, want [m3 m7]", got)
+	}
+	if proc.sawAll != 10 {
+		t.Errorf("%d of 10 records were in flight together, want all 10 (a batch runs concurrently)", proc.sawAll)
+	}
+}
+
+func sorted(s []string) []string {
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	return s
+}
