@@ -74,11 +74,13 @@ func Render(ev *webhook.Event, endpointID string, plan webhook.Plan) ([]byte, er
 //     again afterwards are put back, most recently removed first.
 //
 // Members named in Links, and objects or arrays holding one, are never
-// removed; a top-level "truncated" member is not removed either. Sizes
-// count the whole member ("key":value). Array elements are never removed
-// on their own, so arrays keep their length unless removed whole. After
-// removal, data gets "truncated":true as its last member (an existing
-// top-level "truncated" member has its value replaced in place).
+// removed. Sizes count the whole member ("key":value). Array elements are
+// never removed on their own, so arrays keep their length unless removed
+// whole. After removal, data gets "truncated":true as its last member. If
+// data already has a top-level "truncated" member, its value is replaced
+// by true in place instead (and listed in Info.Dropped unless it was true
+// already) — the one case where a link could go, if a producer nested one
+// in it.
 func RenderInfo(ev *webhook.Event, endpointID string, plan webhook.Plan) ([]byte, Info, error) {
 	if ev == nil {
 		return nil, Info{}, webhook.Invalid("event", "no event")

@@ -233,7 +233,7 @@ func truncCases() []truncCase {
 			[]string{"media.waveform"}, nil},
 		{"existing truncated member replaced in place", object(
 			"truncated", false, "transcript", words(1_200_000), "call_id", "c1"),
-			[]string{"transcript"}, func(t *testing.T, d map[string]any) {
+			[]string{"truncated", "transcript"}, func(t *testing.T, d map[string]any) {
 				if d["call_id"] != "c1" {
 					t.Errorf("call_id lost")
 				}

@@ -113,6 +113,12 @@ func truncate(buf []byte, dataStart int) ([]byte, Info, error) {
 	if len(t.removed) > 0 && len(rest) > 0 {
 		t.putBack()
 	}
+	if t.truncated >= 0 {
+		if n := &t.nodes[t.truncated]; string(t.data[n.start:n.end]) != "true" {
+			t.info.DroppedCount++
+			t.info.Dropped = append(t.info.Dropped, "truncated") // its value, replaced by true
+		}
+	}
 	for _, id := range t.removed {
 		if !t.nodes[id].removed {
 			continue

@@ -328,9 +328,13 @@ func (s *Server) pollDeliveries(ctx context.Context, queue string) {
 		for _, f := range resp.BatchItemFailures {
 			failed[f.ItemIdentifier] = true
 		}
+		// Like the event source mapping's DeleteMessageBatch: settle the
+		// batch's records together, not one commit after another.
+		var wg sync.WaitGroup
 		for _, m := range msgs {
-			s.settle(ctx, queue, m, !failed[m.ID])
+			wg.Go(func() { s.settle(ctx, queue, m, !failed[m.ID]) })
 		}
+		wg.Wait()
 	}
 }
 

@@ -57,7 +57,7 @@ const (
 	DefaultTimeout = 10 * time.Second
 	// DefaultMaxIdleConnsPerHost is how many idle keep-alive connections
 	// are kept per endpoint host.
-	DefaultMaxIdleConnsPerHost = 16
+	DefaultMaxIdleConnsPerHost = 64
 	// MaxResponseHeaderBytes limits the response headers read.
 	MaxResponseHeaderBytes = 64 << 10
 	// MaxDrain is how much of a response body beyond the excerpt is read

@@ -182,10 +182,10 @@ func parseV1(values []string) ([][macSize]byte, error) {
 				valid++ // a future version; not ours to judge
 				continue
 			}
-			var d [macSize + 3]byte // room for a slightly over-long input
-			if base64.StdEncoding.EncodedLen(macSize) != len(sig) {
+			if len(sig) != b64Size {
 				continue
 			}
+			var d [macSize + 1]byte // DecodedLen(b64Size), whatever the padding
 			n, err := base64.StdEncoding.Strict().Decode(d[:], []byte(sig))
 			if err != nil || n != macSize {
 				continue
