@@ -13,6 +13,7 @@
 //	--retry-scale 1         multiply retry delays (0.001 turns 10 s into 10 ms)
 //	--attempt-timeout 10s   whole-attempt timeout
 //	--concurrency 2         pollers per endpoint queue (batches of 10)
+//	--no-rate-limit         turn the plan's per-endpoint rate limit off (benchmarks)
 //	--demo                  register a verifying receiver and publish every sample
 //	--exit-after-demo       stop once the demo has printed its table
 package main
@@ -51,6 +52,7 @@ func run(args []string) error {
 	demo := fs.Bool("demo", false, "run the demo")
 	exit := fs.Bool("exit-after-demo", false, "stop after the demo")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	noLimit := fs.Bool("no-rate-limit", false, "turn the plan's per-endpoint rate limit off (benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -85,7 +87,7 @@ func run(args []string) error {
 
 	srv, err := localmode.Start(localmode.Config{
 		Addr: *addr, DataDir: *data, Plan: plan, Allow: prefixes, AllowHTTP: true,
-		RetryScale: *scale, AttemptTimeout: *timeout, Concurrency: *conc, Logger: log,
+		RetryScale: *scale, AttemptTimeout: *timeout, Concurrency: *conc, NoRateLimit: *noLimit, Logger: log,
 	})
 	if err != nil {
 		return err

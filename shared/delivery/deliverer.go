@@ -176,7 +176,7 @@ func (d *Deliverer) Process(ctx context.Context, body []byte) error {
 	if a.OK() {
 		rec.Status = webhook.DeliveryDelivered
 		log.Info("delivered", "status", a.StatusCode, "latency_ms", a.Latency.Milliseconds())
-		return d.settle(ctx, log, rec, a, func() error { return d.Keys.Finish(ctx, lease) })
+		return d.settle(ctx, log, lease, true, rec, a, nil)
 	}
 	log.Info("attempt failed", "status", a.StatusCode, "error", a.Error, "latency_ms", a.Latency.Milliseconds())
 
@@ -184,11 +184,8 @@ func (d *Deliverer) Process(ctx context.Context, body []byte) error {
 	if !more {
 		rec.Status = webhook.DeliveryDeadLettered
 		reason := fmt.Sprintf("%d attempts failed; last: %s", t.Attempt, a.Error)
-		return d.settle(ctx, log, rec, a, func() error {
-			if err := d.deadLetter(ctx, log, t, &a, reason); err != nil {
-				return err
-			}
-			return d.Keys.Finish(ctx, lease)
+		return d.settle(ctx, log, lease, true, rec, a, func() error {
+			return d.deadLetter(ctx, log, t, &a, reason)
 		})
 	}
 	rec.Status = webhook.DeliveryPending
@@ -196,25 +193,46 @@ func (d *Deliverer) Process(ctx context.Context, body []byte) error {
 	next.Attempt++
 	next.NotBefore = time.Time{}
 	next.Previous = append(append([]webhook.Attempt(nil), t.Previous...), trimmed(a))
-	return d.settle(ctx, log, rec, a, func() error {
+	return d.settle(ctx, log, lease, false, rec, a, func() error {
 		// Enqueue the next attempt before releasing this one: if the send
 		// fails, the message comes back, finds the lease held, and the
 		// attempt is made again once it expires — nothing is lost.
-		if err := d.requeue(ctx, &next, d.scale(delay)); err != nil {
-			return err
-		}
-		return d.Keys.Release(ctx, lease)
+		return d.requeue(ctx, &next, d.scale(delay))
 	})
 }
 
-// settle logs the attempt, then runs the step that moves the delivery on.
-// A log write that fails is reported but does not stop the delivery from
-// moving on: re-sending a delivered webhook to save a log line would be
-// worse.
-//
-// The log write and the step are independent, so they run concurrently:
-// a delivery costs one store round trip here, not two.
-func (d *Deliverer) settle(ctx context.Context, log *slog.Logger, rec *webhook.Delivery, a webhook.Attempt, step func() error) error {
+// Settler is an optional interface of an Idempotency store that keeps
+// the delivery log in the same record as the key: Settle records attempt a
+// and ends the lease — finishing the key when done, releasing attempt
+// l.Attempt otherwise — in one write. The DynamoDB adapter implements it so
+// a delivery costs two writes (acquire, settle), not three.
+type Settler interface {
+	Settle(ctx context.Context, l webhook.Lease, done bool, d *webhook.Delivery, a webhook.Attempt) error
+}
+
+// settle moves the delivery on after an attempt: first the step that must
+// precede the end of the lease (enqueue the next attempt, or dead-letter),
+// then the log write and the lease's end. A log write that fails is
+// reported but does not stop the delivery from moving on: re-sending a
+// delivered webhook to save a log line would be worse. Without a Settler,
+// the log write and the lease's end are independent and run concurrently,
+// so a delivery costs one store round trip here, not two.
+func (d *Deliverer) settle(ctx context.Context, log *slog.Logger, l webhook.Lease, done bool, rec *webhook.Delivery, a webhook.Attempt, before func() error) error {
+	if before != nil {
+		if err := before(); err != nil {
+			return fmt.Errorf("delivery: %s: %w", rec.ID, err)
+		}
+	}
+	end := d.Keys.Release
+	if done {
+		end = d.Keys.Finish
+	}
+	if s, ok := d.Keys.(Settler); ok {
+		if err := s.Settle(ctx, l, done, rec, a); err != nil {
+			return fmt.Errorf("delivery: settle %s: %w", rec.ID, err)
+		}
+		return nil
+	}
 	logged := make(chan struct{})
 	go func() {
 		defer close(logged)
@@ -222,7 +240,7 @@ func (d *Deliverer) settle(ctx context.Context, log *slog.Logger, rec *webhook.D
 			log.Error("delivery log write failed", "error", err.Error())
 		}
 	}()
-	err := step()
+	err := end(ctx, l)
 	<-logged
 	if err != nil {
 		return fmt.Errorf("delivery: %s: %w", rec.ID, err)

@@ -357,3 +357,46 @@ func TestHeldLeaseAndFailedEnqueueAreRetriedWithoutBurningAnAttempt(t *testing.T
 		t.Errorf("retried request is attempt %s, want 1", got)
 	}
 }
+
+type fixedLimiter struct {
+	wait  time.Duration
+	calls []string
+}
+
+func (l *fixedLimiter) Wait(_ context.Context, endpointID string, perMinute int) (time.Duration, error) {
+	l.calls = append(l.calls, fmt.Sprintf("%s/%d", endpointID, perMinute))
+	return l.wait, nil
+}
+
+func TestRateLimitedTaskIsDeferredWithoutAnAttempt(t *testing.T) {
+	e := setup(t)
+	lim := &fixedLimiter{wait: 20 * time.Second}
+	e.d.Limiter = lim
+	task := delivery.NewTask(event("evt_rl"), e.ep.ID)
+	task.Attempt = 3
+	if err := e.d.Process(context.Background(), body(t, task)); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.http.reqs) != 0 {
+		t.Fatal("a rate-limited task made an attempt")
+	}
+	next, delay := e.next(t)
+	if next.Attempt != 3 || delay != 20*time.Second {
+		t.Errorf("deferred task = attempt %d after %v, want attempt 3 after 20s", next.Attempt, delay)
+	}
+	// The endpoint's own limit applies when below the plan's.
+	e.ep.RateLimitPerMinute, e.ep.Version = 40, 2
+	if err := e.db.UpdateEndpoint(context.Background(), e.ep); err != nil {
+		t.Fatal(err)
+	}
+	lim.wait = 0
+	if err := e.d.Process(context.Background(), body(t, next)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(lim.calls), "[whk_test/1000 whk_test/40]"; got != want {
+		t.Errorf("limiter calls = %s, want %s", got, want)
+	}
+	if len(e.http.reqs) != 1 || e.http.reqs[0].Headers.Get("X-PhoneShield-Attempt") != "3" {
+		t.Errorf("after the deferral: %d requests, want attempt 3 made", len(e.http.reqs))
+	}
+}

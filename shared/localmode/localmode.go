@@ -38,6 +38,7 @@ import (
 	"github.com/phoneshield/webhooks/shared/handler"
 	"github.com/phoneshield/webhooks/shared/manage"
 	"github.com/phoneshield/webhooks/shared/putevents"
+	"github.com/phoneshield/webhooks/shared/ratelimit"
 	"github.com/phoneshield/webhooks/shared/sender"
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
@@ -64,6 +65,9 @@ type Config struct {
 	// the delivery handler batches of up to 10 (Lambda's
 	// MaximumConcurrency); default 2.
 	Concurrency int
+	// NoRateLimit turns the per-endpoint rate limit off (benchmarks only:
+	// the plan's limit is what customers get).
+	NoRateLimit bool
 	// TLSConfig is used for deliveries (tests add their CA); nil: system.
 	TLSConfig *tls.Config
 	Logger    *slog.Logger
@@ -142,6 +146,9 @@ func Start(cfg Config) (*Server, error) {
 		Endpoints: db, Keys: db, Log: db, Queue: db, DeadLetters: db, HTTP: httpSender,
 		Plan: cfg.Plan, QueueName: queueName, RetryScale: cfg.RetryScale, Logger: log,
 	}}
+	if !cfg.NoRateLimit {
+		s.deliver.Deliverer.(*delivery.Deliverer).Limiter = &ratelimit.Local{}
+	}
 	s.Service = &manage.Service{
 		Endpoints: db, Log: db, DeadLetters: db, Plan: cfg.Plan, URLs: guard, AllowHTTP: cfg.AllowHTTP,
 		Changed: func(context.Context, *webhook.Endpoint, bool) { s.cache.Invalidate(); s.reconcileSoon() },
