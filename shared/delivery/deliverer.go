@@ -64,8 +64,8 @@ type Deliverer struct {
 	Lease time.Duration
 	// LogTTL is how long delivery logs are kept. Default 30 days.
 	LogTTL time.Duration
-	// RetryScale multiplies every retry delay (local-mode demos and tests
-	// use e.g. 0.001); 0 means 1.
+	// RetryScale multiplies every retry delay and rate-limit deferral
+	// (local-mode demos and tests use e.g. 0.001); 0 means 1.
 	RetryScale float64
 	Now        func() time.Time // default time.Now
 	Rand       func() float64   // jitter source; default math/rand
@@ -131,7 +131,7 @@ func (d *Deliverer) Process(ctx context.Context, body []byte) error {
 		}
 		if wait > 0 {
 			log.Debug("rate limited; deferred", "wait", wait)
-			return d.requeue(ctx, t, wait)
+			return d.requeue(ctx, t, d.scale(wait))
 		}
 	}
 

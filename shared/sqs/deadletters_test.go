@@ -1,0 +1,166 @@
+package sqs
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/phoneshield/webhooks/shared/webhook"
+	"github.com/phoneshield/webhooks/shared/webhooktest"
+)
+
+// A task that an endpoint queue's redrive policy moved to the DLQ reads
+// as a dead letter, and can be deleted.
+func TestDeadLettersRedrivenMessage(t *testing.T) {
+	c := client(t)
+	dlqURL := createQueue(t, c, prefix+"dlq", nil)
+	createQueue(t, c, prefix+"whk_1", map[string]string{
+		"RedrivePolicy": `{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:` + prefix + `dlq","maxReceiveCount":"1"}`,
+	})
+	q := New(c, Options{Prefix: prefix})
+	dlq := NewDeadLetters(c, Options{DLQURL: dlqURL})
+	ctx := t.Context()
+
+	mustPut := func(dl *webhook.DeadLetter) {
+		t.Helper()
+		if err := dlq.PutDeadLetter(ctx, dl); err != nil {
+			t.Fatalf("PutDeadLetter: %v", err)
+		}
+	}
+	mustPut(webhooktest.NewDeadLetter("dlv_a", "whk_1", webhooktest.Base))
+
+	task := `{"delivery_id":"dlv_b","endpoint_id":"whk_1","event":{"id":"evt_1","type":"call.completed","time":"2025-06-03T12:00:00Z","environment":"production","data":{"x":1}},"attempt":2}`
+	if err := q.SendMessages(ctx, "whk_1", []webhook.OutMessage{{ID: "0", Body: []byte(task)}}); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := q.ReceiveMessages(ctx, "whk_1", 1, 0, time.Second) // received once, shown again
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("ReceiveMessages: %d, %v", len(ms), err)
+	}
+	if ms, err := q.ReceiveMessages(ctx, "whk_1", 1, time.Minute, 0); err != nil || len(ms) != 0 {
+		t.Fatalf("second receive = %d, %v; want none (moved to the DLQ)", len(ms), err)
+	}
+
+	dls, next, err := dlq.ListDeadLetters(ctx, webhook.Page{})
+	if err != nil || next != "" || len(dls) != 2 {
+		t.Fatalf("ListDeadLetters = %d, %q, %v; want 2 on one page", len(dls), next, err)
+	}
+	moved := dls[1] // sent now, after Base
+	if !strings.HasPrefix(moved.ID, "sqs_") || moved.Raw != task || moved.EndpointID != "whk_1" ||
+		moved.Event == nil || moved.Event.ID != "evt_1" || string(moved.Event.Data) != `{"x":1}` {
+		t.Errorf("moved task read as %+v", moved)
+	}
+	if time.Since(moved.At) > time.Minute {
+		t.Errorf("moved task At = %s, want its send time", moved.At)
+	}
+	if err := dlq.DeleteDeadLetter(ctx, moved.ID); err != nil {
+		t.Fatalf("DeleteDeadLetter(%s): %v", moved.ID, err)
+	}
+	if _, err := dlq.GetDeadLetter(ctx, moved.ID); !errors.Is(err, webhook.ErrNotFound) {
+		t.Errorf("GetDeadLetter after delete = %v, want ErrNotFound", err)
+	}
+	// Reads leave the rest visible.
+	if err := dlq.DeleteDeadLetter(ctx, "dlv_a"); err != nil {
+		t.Fatalf("DeleteDeadLetter(dlv_a): %v", err)
+	}
+	if ms, err := New(c, Options{}).ReceiveMessages(ctx, prefix+"dlq", 10, time.Minute, 0); err != nil || len(ms) != 0 {
+		t.Errorf("DLQ after deleting both: %d messages, %v", len(ms), err)
+	}
+}
+
+// Putting an ID again leaves one message: the scan deletes the older put.
+func TestDeadLettersReplacedPutIsDeleted(t *testing.T) {
+	c := client(t)
+	dlqURL := createQueue(t, c, prefix+"dlq", nil)
+	dlq := NewDeadLetters(c, Options{DLQURL: dlqURL})
+	ctx := t.Context()
+	for i := range 3 {
+		if err := dlq.PutDeadLetter(ctx, webhooktest.NewDeadLetter("dlv_x", "whk_1", webhooktest.Base.Add(time.Duration(i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := dlq.GetDeadLetter(ctx, "dlv_x"); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := New(c, Options{}).ReceiveMessages(ctx, prefix+"dlq", 10, time.Minute, 0)
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("DLQ after a read: %d messages, %v; want 1", len(ms), err)
+	}
+}
+
+func TestDeadLettersScanLimit(t *testing.T) {
+	c := client(t)
+	dlqURL := createQueue(t, c, prefix+"dlq", nil)
+	ctx := t.Context()
+	all := NewDeadLetters(c, Options{DLQURL: dlqURL})
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		if err := all.PutDeadLetter(ctx, webhooktest.NewPoisonDeadLetter(id, webhooktest.Base)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dls, _, err := NewDeadLetters(c, Options{DLQURL: dlqURL, ScanLimit: 3}).ListDeadLetters(ctx, webhook.Page{})
+	if err != nil || len(dls) != 3 {
+		t.Errorf("ListDeadLetters with ScanLimit 3 = %d, %v; want 3", len(dls), err)
+	}
+	dls, _, err = all.ListDeadLetters(ctx, webhook.Page{})
+	if err != nil || len(dls) != 5 {
+		t.Errorf("ListDeadLetters after a limited scan = %d, %v; want all 5 visible again", len(dls), err)
+	}
+}
+
+func TestEncodeRecordCutsDown(t *testing.T) {
+	big := strings.Repeat("é", 200<<10) // 400 KiB
+	dl := webhooktest.NewDeadLetter("dlv_big", "whk_1", webhooktest.Base)
+	for i := range dl.Attempts {
+		dl.Attempts[i].Response = strings.Repeat("r", webhook.MaxResponseExcerpt)
+	}
+	dl.Raw = big
+	b, err := encodeRecord(dl, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > MaxRecordSize || !utf8.Valid(b) {
+		t.Fatalf("record of %d bytes (valid UTF-8: %t), limit %d", len(b), utf8.Valid(b), MaxRecordSize)
+	}
+	got, _, err := unmarshalRecord(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Raw) == 0 || !strings.HasPrefix(big, got.Raw) || len(got.Attempts[0].Response) != trimmedText ||
+		!strings.Contains(got.Reason, "raw cut to") || string(got.Event.Data) != string(dl.Event.Data) {
+		t.Errorf("cut down to raw %d bytes, response %d bytes, reason %q", len(got.Raw), len(got.Attempts[0].Response), got.Reason)
+	}
+	if dl.Raw != big || len(dl.Attempts[0].Response) != webhook.MaxResponseExcerpt {
+		t.Error("encodeRecord changed the dead letter passed in")
+	}
+
+	dl = webhooktest.NewDeadLetter("dlv_bigdata", "whk_1", webhooktest.Base)
+	dl.Event.Data = json.RawMessage(`"` + strings.Repeat("x", 300<<10) + `"`)
+	if b, err = encodeRecord(dl, 1); err != nil || len(b) > MaxRecordSize {
+		t.Fatalf("big event data: %d bytes, %v", len(b), err)
+	}
+	got, _, _ = unmarshalRecord(b)
+	if got.Event == nil || got.Event.ID != dl.Event.ID || got.Event.Data != nil || !strings.Contains(got.Reason, "event data") {
+		t.Errorf("big event data: event %+v, reason %q", got.Event, got.Reason)
+	}
+}
+
+// Characters SQS refuses in a body are escaped, and round-trip.
+func TestEncodeRecordEscapesNonCharacters(t *testing.T) {
+	dl := webhooktest.NewPoisonDeadLetter("poison_1", webhooktest.Base)
+	dl.Raw = "a\uFFFEb\uFFFFc\x00d"
+	b, err := encodeRecord(dl, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(string(b), "\uFFFE\uFFFF\x00") {
+		t.Errorf("record holds characters SQS rejects: %q", b)
+	}
+	got, _, err := unmarshalRecord(b)
+	if err != nil || got.Raw != dl.Raw {
+		t.Errorf("Raw round-tripped to %q, %v", got.Raw, err)
+	}
+}
