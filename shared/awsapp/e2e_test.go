@@ -550,4 +550,3 @@ func TestPoisonInputIsDeadLetteredWithoutFailingTheBatch(t *testing.T) {
 		t.Errorf("dead letters = %q, want the bad event (naming detail.data.call_id) and the bad message", joined)
 	}
 }
-

@@ -48,12 +48,12 @@ func TestNextDelay(t *testing.T) {
 		{def, 2, 0, 0.5, time.Minute, true},
 		{def, 5, 0, 0.5, 2 * time.Hour, true},
 		{def, 6, 0, 0.5, 0, false},
-		{def, 1, 0, 0, 8 * time.Second, true},                          // -20 %
-		{def, 3, 0, 0.999999, 6 * time.Minute, true},                   // ≈ +20 %
-		{def, 5, 0, 0.999999, 2 * time.Hour, true},                     // capped
-		{def, 1, 45 * time.Second, 0.5, 45 * time.Second, true},        // Retry-After is a floor
-		{def, 2, time.Second, 0.5, time.Minute, true},                  // ...not a ceiling
-		{def, 1, 5 * time.Hour, 0.5, 2 * time.Hour, true},              // capped
+		{def, 1, 0, 0, 8 * time.Second, true},                   // -20 %
+		{def, 3, 0, 0.999999, 6 * time.Minute, true},            // ≈ +20 %
+		{def, 5, 0, 0.999999, 2 * time.Hour, true},              // capped
+		{def, 1, 45 * time.Second, 0.5, 45 * time.Second, true}, // Retry-After is a floor
+		{def, 2, time.Second, 0.5, time.Minute, true},           // ...not a ceiling
+		{def, 1, 5 * time.Hour, 0.5, 2 * time.Hour, true},       // capped
 		{RetrySettings{MaxRetries: intp(1)}, 1, 0, 0.5, 10 * time.Second, true},
 		{RetrySettings{MaxRetries: intp(1)}, 2, 0, 0.5, 0, false},
 		{RetrySettings{MaxRetries: intp(0)}, 1, 0, 0.5, 0, false},
