@@ -400,3 +400,23 @@ func TestRateLimitedTaskIsDeferredWithoutAnAttempt(t *testing.T) {
 		t.Errorf("after the deferral: %d requests, want attempt 3 made", len(e.http.reqs))
 	}
 }
+
+func TestFirstAttemptsMatchesNewTask(t *testing.T) {
+	ev := event("evt_\"quoted\"\\id")
+	bodies, err := delivery.FirstAttempts(ev, []string{"whk_a", "whk_b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range []string{"whk_a", "whk_b"} {
+		got, err := delivery.DecodeTask(bodies[i])
+		if err != nil {
+			t.Fatalf("body %s: %v", bodies[i], err)
+		}
+		want := delivery.NewTask(ev, id)
+		gb, _ := json.Marshal(got)
+		wb, _ := json.Marshal(want)
+		if string(gb) != string(wb) {
+			t.Errorf("FirstAttempts task = %s\nwant %s", gb, wb)
+		}
+	}
+}

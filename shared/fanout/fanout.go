@@ -99,19 +99,23 @@ func (f *Fanout) Publish(ctx context.Context, ev *webhook.Event) (Result, error)
 	// Each endpoint has its own queue, so sends can't share a batch; they
 	// go out concurrently (bounded) so an event's fan-out costs about one
 	// send's latency, not one per endpoint.
+	ids := make([]string, len(match))
+	for i, ep := range match {
+		ids[i] = ep.ID
+	}
+	bodies, err := delivery.FirstAttempts(ev, ids)
+	if err != nil {
+		return Result{}, fmt.Errorf("fanout: %w", err)
+	}
 	errs := make([]error, len(match))
 	sem := make(chan struct{}, maxParallelSends)
 	var wg sync.WaitGroup
-	for i, ep := range match {
+	for i, id := range ids {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			body, err := delivery.NewTask(ev, ep.ID).Encode()
-			if err == nil {
-				err = f.Queue.SendMessages(ctx, f.QueueName(ep.ID), []webhook.OutMessage{{ID: "0", Body: body}})
-			}
-			if err != nil {
-				errs[i] = fmt.Errorf("fanout: enqueue event %s for %s: %w", ev.ID, ep.ID, err)
+			if err := f.Queue.SendMessages(ctx, f.QueueName(id), []webhook.OutMessage{{ID: "0", Body: bodies[i]}}); err != nil {
+				errs[i] = fmt.Errorf("fanout: enqueue event %s for %s: %w", ev.ID, id, err)
 			}
 		})
 	}
@@ -119,9 +123,7 @@ func (f *Fanout) Publish(ctx context.Context, ev *webhook.Event) (Result, error)
 	if err := errors.Join(errs...); err != nil {
 		return Result{}, err
 	}
-	for _, ep := range match {
-		res.Endpoints = append(res.Endpoints, ep.ID)
-	}
+	res.Endpoints = ids
 	for id, why := range skipped {
 		f.logger().Info("event not sent to endpoint", "event_id", ev.ID, "event_type", ev.Type, "endpoint_id", id, "reason", why)
 	}
