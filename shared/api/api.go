@@ -10,6 +10,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,8 +37,23 @@ func Handler(svc *manage.Service, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /v1/webhooks/{id}", a.get)
 	mux.HandleFunc("PATCH /v1/webhooks/{id}", a.update)
 	mux.HandleFunc("DELETE /v1/webhooks/{id}", a.delete)
+	mux.HandleFunc("POST /v1/webhooks/{id}/enable", a.setStatus(webhook.StatusActive))
+	mux.HandleFunc("POST /v1/webhooks/{id}/disable", a.setStatus(webhook.StatusInactive))
+	mux.HandleFunc("POST /v1/webhooks/{id}/rotate-secret", a.rotate)
+	mux.HandleFunc("POST /v1/webhooks/{id}/test", a.test)
 	mux.HandleFunc("GET /v1/webhooks/{id}/deliveries", a.deliveries)
+	mux.HandleFunc("GET /v1/webhooks/{id}/deliveries/{delivery_id}", a.delivery)
 	mux.HandleFunc("GET /v1/dlq", a.dlq)
+	mux.HandleFunc("GET /v1/dlq/counts", a.dlqCounts)
+	mux.HandleFunc("GET /v1/dlq/{id}", a.dlqGet)
+	mux.HandleFunc("POST /v1/dlq/redrive", a.dlqBulk(a.svc.Redrive))
+	mux.HandleFunc("POST /v1/dlq/purge", a.dlqBulk(a.svc.Purge))
+	mux.HandleFunc("GET /v1/event-types", a.eventTypes)
+	mux.HandleFunc("GET /v1/plan", a.plan)
+	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(OpenAPI)
+	})
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path, "")
 	})
@@ -137,12 +153,72 @@ func (a *api) delete(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+func (a *api) setStatus(st webhook.EndpointStatus) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !a.noBody(w, r) {
+			return
+		}
+		ep, err := a.svc.SetStatus(r.Context(), r.PathValue("id"), st)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, View(ep))
+	}
+}
+
+func (a *api) rotate(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		OverlapHours *float64 `json:"overlap_hours"`
+	}
+	if !a.decodeOptional(w, r, &in) {
+		return
+	}
+	overlap := manage.DefaultOverlap
+	if in.OverlapHours != nil {
+		overlap = time.Duration(*in.OverlapHours * float64(time.Hour))
+	}
+	ep, err := a.svc.RotateSecret(r.Context(), r.PathValue("id"), overlap)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := map[string]any{"id": ep.ID, "secret": string(ep.Secret), "version": ep.Version}
+	if !ep.PreviousSecretExpires.IsZero() {
+		out["previous_secret_expires"] = ep.PreviousSecretExpires
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) test(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		EventType string          `json:"event_type"`
+		Detail    json.RawMessage `json:"detail"`
+	}
+	if !a.decode(w, r, &in) {
+		return
+	}
+	res, err := a.svc.SendTest(r.Context(), r.PathValue("id"), in.EventType, in.Detail)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
 func (a *api) deliveries(w http.ResponseWriter, r *http.Request) {
 	p, ok := page(w, r)
 	if !ok {
 		return
 	}
-	ds, next, err := a.svc.Deliveries(r.Context(), r.PathValue("id"), p)
+	q := manage.DeliveryQuery{Status: webhook.DeliveryStatus(r.URL.Query().Get("status")), EventType: r.URL.Query().Get("event_type"), Page: p}
+	if q.Since, ok = timeParam(w, r, "since"); !ok {
+		return
+	}
+	if q.Until, ok = timeParam(w, r, "until"); !ok {
+		return
+	}
+	ds, next, err := a.svc.Deliveries(r.Context(), r.PathValue("id"), q)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -153,12 +229,36 @@ func (a *api) deliveries(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"data": ds, "next_cursor": next})
 }
 
+func (a *api) delivery(w http.ResponseWriter, r *http.Request) {
+	d, err := a.svc.Delivery(r.Context(), r.PathValue("id"), r.PathValue("delivery_id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// dlqSelector reads a DLQ selection from the query string.
+func dlqSelector(w http.ResponseWriter, r *http.Request) (manage.DLQSelector, bool) {
+	q := manage.DLQSelector{EndpointID: r.URL.Query().Get("endpoint_id"), EventType: r.URL.Query().Get("event_type")}
+	var ok bool
+	if q.Since, ok = timeParam(w, r, "since"); !ok {
+		return q, false
+	}
+	q.Until, ok = timeParam(w, r, "until")
+	return q, ok
+}
+
 func (a *api) dlq(w http.ResponseWriter, r *http.Request) {
 	p, ok := page(w, r)
 	if !ok {
 		return
 	}
-	dls, next, err := a.svc.DeadLetterPage(r.Context(), p)
+	q, ok := dlqSelector(w, r)
+	if !ok {
+		return
+	}
+	dls, next, err := a.svc.DeadLetterList(r.Context(), q, p)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -167,6 +267,97 @@ func (a *api) dlq(w http.ResponseWriter, r *http.Request) {
 		dls = []*webhook.DeadLetter{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": dls, "next_cursor": next})
+}
+
+func (a *api) dlqGet(w http.ResponseWriter, r *http.Request) {
+	dl, err := a.svc.DeadLetter(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, dl)
+}
+
+func (a *api) dlqCounts(w http.ResponseWriter, r *http.Request) {
+	c, err := a.svc.DeadLetterCounts(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (a *api) dlqBulk(op func(context.Context, manage.DLQSelector, int) (manage.BulkResult, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			ID         string     `json:"id"`
+			EndpointID string     `json:"endpoint_id"`
+			EventType  string     `json:"event_type"`
+			Since      *time.Time `json:"since"`
+			Until      *time.Time `json:"until"`
+			All        bool       `json:"all"`
+			Limit      int        `json:"limit"`
+		}
+		if !a.decode(w, r, &in) {
+			return
+		}
+		q := manage.DLQSelector{ID: in.ID, EndpointID: in.EndpointID, EventType: in.EventType, All: in.All}
+		if in.Since != nil {
+			q.Since = *in.Since
+		}
+		if in.Until != nil {
+			q.Until = *in.Until
+		}
+		res, err := op(r.Context(), q, in.Limit)
+		if err != nil && res.Done == 0 {
+			a.fail(w, r, err)
+			return
+		}
+		if err != nil {
+			a.log.Error("bulk DLQ operation stopped early", "error", err.Error(), "done", res.Done)
+		}
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+func (a *api) eventTypes(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"data": a.svc.EventTypes()})
+}
+
+func (a *api) plan(w http.ResponseWriter, r *http.Request) {
+	p, err := a.svc.PlanUsage(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func timeParam(w http.ResponseWriter, r *http.Request, name string) (time.Time, bool) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return time.Time{}, true
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid", "must be an RFC 3339 time such as 2026-11-27T10:00:00Z", name)
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// noBody accepts an empty body or an empty JSON object.
+func (a *api) noBody(w http.ResponseWriter, r *http.Request) bool {
+	var in struct{}
+	return a.decodeOptional(w, r, &in)
+}
+
+// decodeOptional is decode for bodies that may be empty.
+func (a *api) decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
+	if r.ContentLength == 0 {
+		return true
+	}
+	return a.decode(w, r, v)
 }
 
 // page reads ?limit= and ?cursor=.

@@ -8,13 +8,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/phoneshield/webhooks/shared/api"
 	"github.com/phoneshield/webhooks/shared/delivery"
 	"github.com/phoneshield/webhooks/shared/dynamo"
 	"github.com/phoneshield/webhooks/shared/egress"
 	"github.com/phoneshield/webhooks/shared/fanout"
 	"github.com/phoneshield/webhooks/shared/handler"
+	"github.com/phoneshield/webhooks/shared/manage"
+	"github.com/phoneshield/webhooks/shared/provision"
 	"github.com/phoneshield/webhooks/shared/sender"
 	"github.com/phoneshield/webhooks/shared/sqs"
 )
@@ -38,6 +42,10 @@ type App struct {
 	Queue       *sqs.Queue
 	DeadLetters *sqs.DeadLetters
 	Deliverer   *delivery.Deliverer
+	// Service and API are the management API; the control plane is set
+	// only when the configuration has one (the management function).
+	Service *manage.Service
+	API     *handler.API
 }
 
 // New builds the adapters and handlers from cfg. It makes no AWS call:
@@ -63,7 +71,19 @@ func New(cfg Config, awsCfg aws.Config, opts Options) *App {
 		HTTP: sender.New(sender.Options{Guard: egress.New(opts.Allow...), TLSConfig: opts.TLSConfig}),
 		Plan: cfg.Plan, QueueName: queueName, LogTTL: cfg.LogTTL, RetryScale: opts.RetryScale, Now: now, Logger: log,
 	}
+	guard := egress.New(opts.Allow...)
+	svc := &manage.Service{
+		Endpoints: store, Log: store, DeadLetters: dlq, Plan: cfg.Plan, URLs: guard, AllowHTTP: cfg.AllowHTTP,
+		Queue: queue, QueueName: queueName, Tester: d, Now: now,
+	}
+	if cfg.DLQARN != "" && cfg.DeliverFunction != "" {
+		svc.Provision = provision.New(sqsClient, lambda.NewFromConfig(awsCfg), provision.Config{
+			Prefix: cfg.QueuePrefix, DLQARN: cfg.DLQARN, DeliverFunction: cfg.DeliverFunction, MaxConcurrency: cfg.MaxConcurrency,
+		})
+	}
 	return &App{
+		Service: svc,
+		API:     &handler.API{Handler: api.Handler(svc, log)},
 		Filter: &handler.Filter{
 			Fanout: &fanout.Fanout{
 				Endpoints: &fanout.Cache{Store: store, TTL: cfg.EndpointCacheTTL, Now: now},

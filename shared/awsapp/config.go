@@ -25,6 +25,10 @@ const (
 	EnvLogTTLDays       = "PS_LOG_TTL_DAYS"       // delivery log retention, default 30
 	EnvEndpointCacheTTL = "PS_ENDPOINT_CACHE_TTL" // filter's endpoint cache, Go duration, default 15s
 	EnvAllowHTTP        = "PS_ALLOW_HTTP"         // "true" allows http:// endpoint URLs (sandbox); default false
+	// The management function's control plane (package provision):
+	EnvDLQARN          = "PS_DLQ_ARN"          // the DLQ endpoint queues redrive to
+	EnvDeliverFunction = "PS_DELIVER_FUNCTION" // the function their event source mappings invoke
+	EnvMaxConcurrency  = "PS_MAX_CONCURRENCY"  // each mapping's MaximumConcurrency, default 2
 )
 
 // Config is the functions' configuration.
@@ -38,6 +42,10 @@ type Config struct {
 	LogTTL           time.Duration
 	EndpointCacheTTL time.Duration
 	AllowHTTP        bool
+	// Control plane (management function only; empty elsewhere).
+	DLQARN          string
+	DeliverFunction string
+	MaxConcurrency  int32
 }
 
 // DefaultEndpointCacheTTL bounds how stale the filter's view of endpoint
@@ -86,7 +94,28 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	default:
 		return c, fmt.Errorf("%s: must be true or false, got %q", EnvAllowHTTP, s)
 	}
+	c.DLQARN, c.DeliverFunction = getenv(EnvDLQARN), getenv(EnvDeliverFunction)
+	c.MaxConcurrency = 2
+	if s := getenv(EnvMaxConcurrency); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 2 || n > 1000 {
+			return c, fmt.Errorf("%s: must be 2..1000 (Lambda's range), got %q", EnvMaxConcurrency, s)
+		}
+		c.MaxConcurrency = int32(n)
+	}
 	return c, nil
+}
+
+// RequireControlPlane checks the variables only the management function
+// needs.
+func (c Config) RequireControlPlane() error {
+	if c.DLQARN == "" {
+		return fmt.Errorf("%s: required by the management function", EnvDLQARN)
+	}
+	if c.DeliverFunction == "" {
+		return fmt.Errorf("%s: required by the management function", EnvDeliverFunction)
+	}
+	return nil
 }
 
 // Env returns the environment that makes FromEnv return c (for the CDK
@@ -98,4 +127,10 @@ func (c Config) Env() map[string]string {
 		EnvLogTTLDays:       strconv.Itoa(int(c.LogTTL / (24 * time.Hour))),
 		EnvEndpointCacheTTL: c.EndpointCacheTTL.String(), EnvAllowHTTP: strconv.FormatBool(c.AllowHTTP),
 	}
+}
+
+// ControlPlaneEnv returns the extra variables of the management function.
+func (c Config) ControlPlaneEnv() map[string]string {
+	return map[string]string{EnvDLQARN: c.DLQARN, EnvDeliverFunction: c.DeliverFunction,
+		EnvMaxConcurrency: strconv.Itoa(int(c.MaxConcurrency))}
 }

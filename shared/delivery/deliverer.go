@@ -210,6 +210,29 @@ type Settler interface {
 	Settle(ctx context.Context, l webhook.Lease, done bool, d *webhook.Delivery, a webhook.Attempt) error
 }
 
+// Try makes one attempt of ev to ep — rendered, signed and sent exactly as
+// a delivery would be, under the SSRF guard — without the queue, the
+// idempotency keys or the log: the management API's "send a test event".
+// It returns the attempt's outcome and the request as it is logged.
+func (d *Deliverer) Try(ctx context.Context, ep *webhook.Endpoint, ev *webhook.Event) (webhook.Attempt, webhook.Request, error) {
+	now := d.now()
+	t := NewTask(ev, ep.ID)
+	body, _, err := envelope.RenderInfo(ev, ep.ID, d.Plan)
+	if err != nil {
+		return webhook.Attempt{}, webhook.Request{}, err
+	}
+	req, logged, err := d.request(t, ep, body, now)
+	if err != nil {
+		return webhook.Attempt{}, webhook.Request{}, err
+	}
+	res := d.HTTP.Send(ctx, req)
+	a := webhook.Attempt{N: 1, At: now, StatusCode: res.StatusCode, Latency: res.Latency, Response: string(res.Body)}
+	if res.Err != nil {
+		a.Error = res.Err.Error()
+	}
+	return a, logged, nil
+}
+
 // settle moves the delivery on after an attempt: first the step that must
 // precede the end of the lease (enqueue the next attempt, or dead-letter),
 // then the log write and the lease's end. A log write that fails is
@@ -297,7 +320,7 @@ func (d *Deliverer) deadLetter(ctx context.Context, log *slog.Logger, t *Task, l
 		attempts = append(attempts, *last)
 	}
 	ev := t.Event
-	dl := &webhook.DeadLetter{ID: t.Key(), EndpointID: t.EndpointID, Event: &ev, Attempts: attempts, Reason: reason, At: d.now()}
+	dl := &webhook.DeadLetter{ID: t.Key(), EndpointID: t.EndpointID, Event: &ev, Attempts: attempts, Generation: t.Generation, Reason: reason, At: d.now()}
 	if err := d.DeadLetters.PutDeadLetter(ctx, dl); err != nil {
 		return fmt.Errorf("delivery: dead-letter %s: %w", t.DeliveryID, err)
 	}

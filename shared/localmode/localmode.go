@@ -142,15 +142,17 @@ func Start(cfg Config) (*Server, error) {
 		Fanout:      &fanout.Fanout{Endpoints: s.cache, Keys: db, Queue: db, Plan: cfg.Plan, QueueName: queueName, Logger: log},
 		DeadLetters: db, Logger: log,
 	}
-	s.deliver = &handler.Deliver{Logger: log, Deliverer: &delivery.Deliverer{
+	deliverer := &delivery.Deliverer{
 		Endpoints: db, Keys: db, Log: db, Queue: db, DeadLetters: db, HTTP: httpSender,
 		Plan: cfg.Plan, QueueName: queueName, RetryScale: cfg.RetryScale, Logger: log,
-	}}
-	if !cfg.NoRateLimit {
-		s.deliver.Deliverer.(*delivery.Deliverer).Limiter = &ratelimit.Local{}
 	}
+	if !cfg.NoRateLimit {
+		deliverer.Limiter = &ratelimit.Local{}
+	}
+	s.deliver = &handler.Deliver{Logger: log, Deliverer: deliverer}
 	s.Service = &manage.Service{
 		Endpoints: db, Log: db, DeadLetters: db, Plan: cfg.Plan, URLs: guard, AllowHTTP: cfg.AllowHTTP,
+		Queue: db, QueueName: queueName, Tester: deliverer,
 		Changed: func(context.Context, *webhook.Endpoint, bool) { s.cache.Invalidate(); s.reconcileSoon() },
 	}
 

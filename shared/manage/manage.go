@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	catalog "github.com/phoneshield/webhooks/events"
+	"github.com/phoneshield/webhooks/shared/delivery"
 	"github.com/phoneshield/webhooks/shared/sender"
 	"github.com/phoneshield/webhooks/shared/signature"
 	"github.com/phoneshield/webhooks/shared/webhook"
@@ -40,7 +41,27 @@ type Service struct {
 	// Changed is called after every successful create, update or delete
 	// (local mode drops its endpoint cache and starts or stops pollers).
 	Changed func(ctx context.Context, ep *webhook.Endpoint, deleted bool)
-	Now     func() time.Time
+	// Provision creates an endpoint's queue and event source mapping
+	// before the endpoint is stored, and removes them after it is deleted
+	// (AWS: package provision). Nil in local mode, whose queues need none.
+	Provision Provisioner
+	// Queue and QueueName are where redriven dead letters are enqueued.
+	Queue     delivery.MessageSender
+	QueueName func(endpointID string) string
+	// Tester makes the synchronous attempts of "send a test event".
+	Tester Tester
+	Now    func() time.Time
+}
+
+// Provisioner manages an endpoint's queue and event source mapping.
+type Provisioner interface {
+	Create(ctx context.Context, endpointID string) error
+	Delete(ctx context.Context, endpointID string) error
+}
+
+// Tester makes one attempt outside the pipeline (delivery.Deliverer).
+type Tester interface {
+	Try(ctx context.Context, ep *webhook.Endpoint, ev *webhook.Event) (webhook.Attempt, webhook.Request, error)
 }
 
 // Input is a create or update request. Nil fields are absent: on create
@@ -54,6 +75,9 @@ type Input struct {
 	Retry              *webhook.RetrySettings  `json:"retry"`
 	Filter             json.RawMessage         `json:"filter"`
 	RateLimitPerMinute *int                    `json:"rate_limit_per_minute"`
+	// Version, on update, makes the update conditional: it fails with a
+	// conflict unless the endpoint is still at this version.
+	Version *int64 `json:"version"`
 }
 
 // Limits on configuration values.
@@ -106,7 +130,15 @@ func (s *Service) Create(ctx context.Context, in Input) (*webhook.Endpoint, erro
 		return nil, &webhook.Error{Kind: webhook.KindLimit, Field: "url",
 			Message: fmt.Sprintf("the %s plan allows %d endpoints; delete one first", s.Plan.Name, s.Plan.MaxEndpoints)}
 	}
+	if s.Provision != nil {
+		if err := s.Provision.Create(ctx, ep.ID); err != nil {
+			return nil, fmt.Errorf("manage: provision queue for %s: %w", ep.ID, err)
+		}
+	}
 	if err := s.Endpoints.CreateEndpoint(ctx, ep); err != nil {
+		if s.Provision != nil {
+			_ = s.Provision.Delete(context.WithoutCancel(ctx), ep.ID) // reconcile removes it otherwise
+		}
 		return nil, fmt.Errorf("manage: create endpoint: %w", err)
 	}
 	s.changed(ctx, ep, false)
@@ -117,7 +149,13 @@ func (s *Service) Create(ctx context.Context, in Input) (*webhook.Endpoint, erro
 // few times on a fresh read, so concurrent updates of different fields all
 // land; in is validated against the merged result.
 func (s *Service) Update(ctx context.Context, id string, in Input) (*webhook.Endpoint, error) {
-	return s.modify(ctx, id, func(ep *webhook.Endpoint) error { return s.apply(ep, in) })
+	return s.modify(ctx, id, func(ep *webhook.Endpoint) error {
+		if in.Version != nil && *in.Version != ep.Version {
+			return &webhook.Error{Kind: webhook.KindConflict, Field: "version",
+				Message: fmt.Sprintf("the webhook is at version %d, not %d: read it again and reapply your change", ep.Version, *in.Version)}
+		}
+		return s.apply(ep, in)
+	})
 }
 
 // SetStatus enables or disables an endpoint.
@@ -183,29 +221,13 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("manage: delete endpoint %s: %w", id, err)
 	}
+	if s.Provision != nil {
+		if err := s.Provision.Delete(ctx, id); err != nil {
+			return fmt.Errorf("manage: remove queue of %s (reconcile will retry): %w", id, err)
+		}
+	}
 	s.changed(ctx, ep, true)
 	return nil
-}
-
-// Deliveries lists an endpoint's delivery log, newest first.
-func (s *Service) Deliveries(ctx context.Context, id string, p webhook.Page) ([]*webhook.Delivery, string, error) {
-	if _, err := s.Get(ctx, id); err != nil {
-		return nil, "", err
-	}
-	ds, next, err := s.Log.ListDeliveries(ctx, id, p)
-	if err != nil {
-		return nil, "", fmt.Errorf("manage: list deliveries of %s: %w", id, err)
-	}
-	return ds, next, nil
-}
-
-// DeadLetterPage lists the DLQ, oldest first.
-func (s *Service) DeadLetterPage(ctx context.Context, p webhook.Page) ([]*webhook.DeadLetter, string, error) {
-	dls, next, err := s.DeadLetters.ListDeadLetters(ctx, p)
-	if err != nil {
-		return nil, "", fmt.Errorf("manage: list dead letters: %w", err)
-	}
-	return dls, next, nil
 }
 
 func (s *Service) changed(ctx context.Context, ep *webhook.Endpoint, deleted bool) {

@@ -73,6 +73,9 @@ type DeadLetter struct {
 	EndpointID string    `json:"endpoint_id,omitempty"`
 	Event      *Event    `json:"event,omitempty"`
 	Attempts   []Attempt `json:"attempts,omitempty"`
+	// Generation counts the redrives the delivery has had (0: none); a
+	// redrive runs under the key "<delivery id>#<generation+1>".
+	Generation int       `json:"generation,omitempty"`
 	Reason     string    `json:"reason"`
 	Raw        string    `json:"raw,omitempty"` // poison input, as received
 	At         time.Time `json:"at"`
