@@ -28,32 +28,58 @@ import (
 // MaxBody caps request bodies.
 const MaxBody = 64 << 10
 
+// Route is one operation of the API.
+type Route struct{ Method, Path string }
+
+// Routes lists every operation served, in the order of the OpenAPI
+// document (a test checks the two agree).
+func Routes() []Route {
+	var out []Route
+	for _, r := range (&api{}).routes() {
+		out = append(out, r.Route)
+	}
+	return out
+}
+
+type route struct {
+	Route
+	h http.HandlerFunc
+}
+
+func (a *api) routes() []route {
+	return []route{
+		{Route{"POST", "/v1/webhooks"}, a.create},
+		{Route{"GET", "/v1/webhooks"}, a.list},
+		{Route{"GET", "/v1/webhooks/{id}"}, a.get},
+		{Route{"PATCH", "/v1/webhooks/{id}"}, a.update},
+		{Route{"DELETE", "/v1/webhooks/{id}"}, a.delete},
+		{Route{"POST", "/v1/webhooks/{id}/enable"}, a.setStatus(webhook.StatusActive)},
+		{Route{"POST", "/v1/webhooks/{id}/disable"}, a.setStatus(webhook.StatusInactive)},
+		{Route{"POST", "/v1/webhooks/{id}/rotate-secret"}, a.rotate},
+		{Route{"POST", "/v1/webhooks/{id}/test"}, a.test},
+		{Route{"GET", "/v1/webhooks/{id}/deliveries"}, a.deliveries},
+		{Route{"GET", "/v1/webhooks/{id}/deliveries/{delivery_id}"}, a.delivery},
+		{Route{"GET", "/v1/dlq"}, a.dlq},
+		{Route{"GET", "/v1/dlq/counts"}, a.dlqCounts},
+		{Route{"GET", "/v1/dlq/{id}"}, a.dlqGet},
+		{Route{"POST", "/v1/dlq/redrive"}, a.dlqBulk(func(ctx context.Context, q manage.DLQSelector, n int) (manage.BulkResult, error) { return a.svc.Redrive(ctx, q, n) })},
+		{Route{"POST", "/v1/dlq/purge"}, a.dlqBulk(func(ctx context.Context, q manage.DLQSelector, n int) (manage.BulkResult, error) { return a.svc.Purge(ctx, q, n) })},
+		{Route{"GET", "/v1/event-types"}, a.eventTypes},
+		{Route{"GET", "/v1/plan"}, a.plan},
+		{Route{"GET", "/v1/openapi.json"}, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(OpenAPI)
+		}},
+	}
+}
+
 // Handler returns the /v1 management API.
 func Handler(svc *manage.Service, log *slog.Logger) http.Handler {
 	a := &api{svc: svc, log: log}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/webhooks", a.create)
-	mux.HandleFunc("GET /v1/webhooks", a.list)
-	mux.HandleFunc("GET /v1/webhooks/{id}", a.get)
-	mux.HandleFunc("PATCH /v1/webhooks/{id}", a.update)
-	mux.HandleFunc("DELETE /v1/webhooks/{id}", a.delete)
-	mux.HandleFunc("POST /v1/webhooks/{id}/enable", a.setStatus(webhook.StatusActive))
-	mux.HandleFunc("POST /v1/webhooks/{id}/disable", a.setStatus(webhook.StatusInactive))
-	mux.HandleFunc("POST /v1/webhooks/{id}/rotate-secret", a.rotate)
-	mux.HandleFunc("POST /v1/webhooks/{id}/test", a.test)
-	mux.HandleFunc("GET /v1/webhooks/{id}/deliveries", a.deliveries)
-	mux.HandleFunc("GET /v1/webhooks/{id}/deliveries/{delivery_id}", a.delivery)
-	mux.HandleFunc("GET /v1/dlq", a.dlq)
-	mux.HandleFunc("GET /v1/dlq/counts", a.dlqCounts)
-	mux.HandleFunc("GET /v1/dlq/{id}", a.dlqGet)
-	mux.HandleFunc("POST /v1/dlq/redrive", a.dlqBulk(a.svc.Redrive))
-	mux.HandleFunc("POST /v1/dlq/purge", a.dlqBulk(a.svc.Purge))
-	mux.HandleFunc("GET /v1/event-types", a.eventTypes)
-	mux.HandleFunc("GET /v1/plan", a.plan)
-	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(OpenAPI)
-	})
+	for _, r := range a.routes() {
+		mux.HandleFunc(r.Method+" "+r.Path, r.h)
+	}
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path, "")
 	})

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -79,6 +80,10 @@ type Input struct {
 	// conflict unless the endpoint is still at this version.
 	Version *int64 `json:"version"`
 }
+
+// maxUpdateTries bounds the re-read-and-reapply loop of an update that
+// keeps losing races.
+const maxUpdateTries = 50
 
 // Limits on configuration values.
 const (
@@ -176,7 +181,9 @@ func (s *Service) modify(ctx context.Context, id string, change func(*webhook.En
 		ep.Version = cur.Version + 1
 		ep.UpdatedAt = s.now()
 		err = s.Endpoints.UpdateEndpoint(ctx, ep)
-		if errors.Is(err, webhook.ErrConflict) && try < 5 {
+		if errors.Is(err, webhook.ErrConflict) && try < maxUpdateTries {
+			// Lost a race: back off a little, re-read, reapply.
+			time.Sleep(time.Duration(1+mrand.IntN(5*(try+1))) * time.Millisecond)
 			continue
 		}
 		if err != nil {

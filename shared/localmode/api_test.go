@@ -1,0 +1,290 @@
+package localmode
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	catalog "github.com/phoneshield/webhooks/events"
+	"github.com/phoneshield/webhooks/shared/signature"
+	"github.com/phoneshield/webhooks/shared/webhook"
+)
+
+func TestEnableDisableAndConcurrentUpdates(t *testing.T) {
+	_, c := start(t, nil)
+	ctx := context.Background()
+	var ep struct {
+		ID      string
+		Version int64
+		Status  string
+	}
+	if err := c.Do(ctx, "POST", "/v1/webhooks", map[string]any{"url": "https://a.example.com/h", "event_types": []string{"*"}}, &ep); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(ctx, "POST", "/v1/webhooks/"+ep.ID+"/disable", nil, &ep); err != nil || ep.Status != "inactive" {
+		t.Fatalf("disable: %v, status %s", err, ep.Status)
+	}
+	if err := c.Do(ctx, "POST", "/v1/webhooks/"+ep.ID+"/enable", nil, &ep); err != nil || ep.Status != "active" {
+		t.Fatalf("enable: %v, status %s", err, ep.Status)
+	}
+	// N concurrent updates without a version: every one lands.
+	const n = 10
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if err := c.Do(ctx, "PATCH", "/v1/webhooks/"+ep.ID, map[string]any{"description": fmt.Sprint("writer ", i)}, nil); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	before := ep.Version
+	if err := c.Do(ctx, "GET", "/v1/webhooks/"+ep.ID, nil, &ep); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ep.Version, before+n; got != want {
+		t.Errorf("version after %d concurrent updates = %d, want %d (a write was lost)", n, got, want)
+	}
+	// With a version: exactly one of N racing updates wins, the rest get 409.
+	var mu sync.Mutex
+	results := map[int]int{}
+	for i := range n {
+		wg.Go(func() {
+			err := c.Do(ctx, "PATCH", "/v1/webhooks/"+ep.ID, map[string]any{"description": fmt.Sprint("cas ", i), "version": ep.Version}, nil)
+			code := 200
+			if apiErr, isAPI := err.(*APIError); isAPI {
+				code = apiErr.Status
+			} else if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			results[code]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if results[200] != 1 || results[409] != n-1 {
+		t.Errorf("conditional updates: %v, want one 200 and %d 409s", results, n-1)
+	}
+}
+
+func TestRotateSecretOverlap(t *testing.T) {
+	_, c := start(t, nil)
+	ctx := context.Background()
+	rcv := receiver(t)
+	ep := register(t, c, rcv, "call.*")
+	old := ep.Secret
+	var rot struct {
+		Secret                string
+		PreviousSecretExpires time.Time `json:"previous_secret_expires"`
+	}
+	if err := c.Do(ctx, "POST", "/v1/webhooks/"+ep.ID+"/rotate-secret", map[string]any{"overlap_hours": 1}, &rot); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(rot.Secret, "whsec_") || rot.Secret == old || time.Until(rot.PreviousSecretExpires) < 59*time.Minute {
+		t.Fatalf("rotate = %+v", rot)
+	}
+	// The receiver still knows only the old secret: the overlap keeps it valid.
+	if err := c.PutEvents(ctx, []catalog.Entry{sample(t, "call.received", "evt_rot")}); err != nil {
+		t.Fatal(err)
+	}
+	waitSettled(t, c, ep.ID, 1, 10*time.Second)
+	got, _ := rcv.Get("evt_rot")
+	if !got.StandardOK {
+		t.Fatal("old secret no longer verifies the Standard Webhooks signature during the overlap")
+	}
+	if err := signature.VerifyStandard([]string{rot.Secret}, got.Header, got.Body, 0, time.Now()); err != nil {
+		t.Errorf("new secret does not verify: %v", err)
+	}
+	if n := len(strings.Fields(got.Header.Get("webhook-signature"))); n != 2 {
+		t.Errorf("webhook-signature holds %d signatures during the overlap, want 2", n)
+	}
+	if err := signature.VerifyPhoneShield(rot.Secret, got.Body, got.Header.Get("X-PhoneShield-Signature")); err != nil {
+		t.Errorf("X-PhoneShield-Signature is not signed with the new (current) secret: %v", err)
+	}
+	var view map[string]any
+	c.Do(ctx, "GET", "/v1/webhooks/"+ep.ID, nil, &view)
+	if fmt.Sprint(view) == "" || view["secret"] != nil || strings.Contains(fmt.Sprint(view), "whsec_") {
+		t.Errorf("GET after rotation shows a secret: %v", view)
+	}
+}
+
+func TestSendTestEvent(t *testing.T) {
+	_, c := start(t, nil)
+	ctx := context.Background()
+	rcv := receiver(t)
+	ep := register(t, c, rcv, "user.*") // a test may use any type
+	var res struct {
+		EventID    string `json:"event_id"`
+		StatusCode int    `json:"status_code"`
+		Response   string
+		Request    struct {
+			Headers map[string]string
+			Body    string
+		}
+	}
+	if err := c.Do(ctx, "POST", "/v1/webhooks/"+ep.ID+"/test", map[string]any{"event_type": "call.completed"}, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 200 || !strings.Contains(res.Response, "Webhook received") || !strings.HasPrefix(res.EventID, "evt_test_") {
+		t.Errorf("test result = %+v", res)
+	}
+	if got, _ := rcv.Get(res.EventID); !got.PhoneShieldOK || !got.StandardOK {
+		t.Errorf("test delivery not verified by the receiver: %+v", got)
+	}
+	if res.Request.Headers["X-Phoneshield-Event-Type"] != "call.completed" || strings.Contains(fmt.Sprint(res.Request.Headers), "v1,") {
+		t.Errorf("headers sent = %v (want the event type and no signatures)", res.Request.Headers)
+	}
+	err := c.Do(ctx, "POST", "/v1/webhooks/"+ep.ID+"/test", map[string]any{"event_type": "call.completed", "detail": map[string]any{"data": map[string]any{"call_id": 5}}}, nil)
+	if !isStatus(err, 400) || !strings.Contains(err.Error(), "detail.data.call_id") {
+		t.Errorf("bad detail: %v, want 400 naming detail.data.call_id", err)
+	}
+	if err := c.Do(ctx, "POST", "/v1/webhooks/"+ep.ID+"/test", map[string]any{"event_type": "nope"}, nil); !isStatus(err, 400) {
+		t.Errorf("unknown type: %v, want 400", err)
+	}
+}
+
+func TestDeliveryQueriesAndDLQOperations(t *testing.T) {
+	_, c := start(t, nil)
+	ctx := context.Background()
+	rcv := receiver(t)
+	var failing sync.Map
+	rcv.Fail = func(typ string, _ int) int {
+		if _, ok := failing.Load(typ); ok {
+			return http.StatusInternalServerError
+		}
+		return 0
+	}
+	failing.Store("voicemail.recorded", true)
+	zero := 0
+	ep := register(t, c, rcv)
+	if err := c.Do(ctx, "PATCH", "/v1/webhooks/"+ep.ID, map[string]any{"retry": map[string]any{"max_retries": zero}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var entries []catalog.Entry
+	for i := range 3 {
+		entries = append(entries, sample(t, "voicemail.recorded", fmt.Sprint("evt_vm_", i)), sample(t, "call.received", fmt.Sprint("evt_call_", i)))
+	}
+	if err := c.PutEvents(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	waitSettled(t, c, ep.ID, 6, 10*time.Second)
+
+	var page struct {
+		Data []*webhook.Delivery
+		Next string `json:"next_cursor"`
+	}
+	if err := c.Do(ctx, "GET", "/v1/webhooks/"+ep.ID+"/deliveries?status=dead_lettered", nil, &page); err != nil || len(page.Data) != 3 {
+		t.Fatalf("dead_lettered deliveries = %d (%v), want 3", len(page.Data), err)
+	}
+	if err := c.Do(ctx, "GET", "/v1/webhooks/"+ep.ID+"/deliveries?event_type=call.received&limit=2", nil, &page); err != nil || len(page.Data) != 2 || page.Next == "" {
+		t.Fatalf("call.received page 1 = %d, next %q (%v)", len(page.Data), page.Next, err)
+	}
+	first := []string{page.Data[0].ID, page.Data[1].ID}
+	page.Data = nil
+	if err := c.Do(ctx, "GET", "/v1/webhooks/"+ep.ID+"/deliveries?event_type=call.received&limit=2&cursor="+page.Next, nil, &page); err != nil || len(page.Data) != 1 {
+		t.Fatalf("call.received page 2 = %d (%v), want 1", len(page.Data), err)
+	}
+	if page.Data[0].ID == first[0] || page.Data[0].ID == first[1] {
+		t.Error("page 2 repeats page 1")
+	}
+	if err := c.Do(ctx, "GET", "/v1/webhooks/"+ep.ID+"/deliveries?since=not-a-time", nil, nil); !isStatus(err, 400) || !strings.Contains(err.Error(), "since") {
+		t.Errorf("bad since: %v", err)
+	}
+	var one webhook.Delivery
+	if err := c.Do(ctx, "GET", "/v1/webhooks/"+ep.ID+"/deliveries/"+first[0], nil, &one); err != nil || len(one.Attempts) != 1 {
+		t.Errorf("show delivery: %v, %+v", err, one)
+	}
+	if err := c.Do(ctx, "GET", "/v1/webhooks/"+ep.ID+"/deliveries/dlv_nope", nil, nil); !isStatus(err, 404) {
+		t.Errorf("unknown delivery: %v", err)
+	}
+
+	var counts struct {
+		Total       int
+		ByEventType map[string]int `json:"by_event_type"`
+	}
+	if err := c.Do(ctx, "GET", "/v1/dlq/counts", nil, &counts); err != nil || counts.Total != 3 || counts.ByEventType["voicemail.recorded"] != 3 {
+		t.Fatalf("counts = %+v (%v)", counts, err)
+	}
+	var dlq struct{ Data []*webhook.DeadLetter }
+	if err := c.Do(ctx, "GET", "/v1/dlq?event_type=voicemail.recorded&endpoint_id="+ep.ID, nil, &dlq); err != nil || len(dlq.Data) != 3 {
+		t.Fatalf("dlq list = %d (%v)", len(dlq.Data), err)
+	}
+	var dl webhook.DeadLetter
+	if err := c.Do(ctx, "GET", "/v1/dlq/"+dlq.Data[0].ID, nil, &dl); err != nil || dl.Event == nil {
+		t.Fatalf("dlq show: %v", err)
+	}
+	if err := c.Do(ctx, "POST", "/v1/dlq/redrive", map[string]any{}, nil); !isStatus(err, 400) {
+		t.Errorf("redrive without a selector: %v, want 400", err)
+	}
+	// Purge one, redrive the rest to a receiver that now succeeds.
+	var bulk struct{ Done, Remaining int }
+	if err := c.Do(ctx, "POST", "/v1/dlq/purge", map[string]any{"id": dlq.Data[0].ID}, &bulk); err != nil || bulk.Done != 1 {
+		t.Fatalf("purge one: %+v (%v)", bulk, err)
+	}
+	failing.Delete("voicemail.recorded")
+	if err := c.Do(ctx, "POST", "/v1/dlq/redrive", map[string]any{"endpoint_id": ep.ID, "limit": 1}, &bulk); err != nil || bulk.Done != 1 || bulk.Remaining != 1 {
+		t.Fatalf("redrive 1 of 2: %+v (%v)", bulk, err)
+	}
+	if err := c.Do(ctx, "POST", "/v1/dlq/redrive", map[string]any{"all": true}, &bulk); err != nil || bulk.Done != 1 || bulk.Remaining != 0 {
+		t.Fatalf("redrive the rest: %+v (%v)", bulk, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		delivered := 0
+		for i := range 3 {
+			if g, _ := rcv.Get(fmt.Sprint("evt_vm_", i)); g.Requests == 2 {
+				delivered++
+			}
+		}
+		if delivered == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 2 redriven deliveries arrived", delivered)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := c.Do(ctx, "GET", "/v1/dlq/counts", nil, &counts); err != nil || counts.Total != 0 {
+		t.Errorf("DLQ after redrive: %+v (%v)", counts, err)
+	}
+}
+
+func TestCatalogAndPlanRoutes(t *testing.T) {
+	_, c := start(t, func(c *Config) { c.Plan = webhook.Standard })
+	ctx := context.Background()
+	var types struct {
+		Data []struct {
+			Name      string
+			Available bool
+		}
+	}
+	if err := c.Do(ctx, "GET", "/v1/event-types", nil, &types); err != nil || len(types.Data) != len(catalog.Types()) {
+		t.Fatalf("event types: %d (%v)", len(types.Data), err)
+	}
+	avail := 0
+	for _, ty := range types.Data {
+		if ty.Available {
+			avail++
+		}
+	}
+	if avail != 3 {
+		t.Errorf("%d types available on standard, want 3", avail)
+	}
+	var plan struct {
+		Name          string
+		MaxEndpoints  int `json:"max_endpoints"`
+		EndpointsUsed int `json:"endpoints_used"`
+	}
+	if err := c.Do(ctx, "GET", "/v1/plan", nil, &plan); err != nil || plan.Name != "standard" || plan.MaxEndpoints != 3 || plan.EndpointsUsed != 0 {
+		t.Errorf("plan = %+v (%v)", plan, err)
+	}
+	var doc map[string]any
+	if err := c.Do(ctx, "GET", "/v1/openapi.json", nil, &doc); err != nil || doc["openapi"] != "3.1.0" {
+		t.Errorf("openapi: %v", err)
+	}
+}
