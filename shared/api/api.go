@@ -62,8 +62,12 @@ func (a *api) routes() []route {
 		{Route{"GET", "/v1/dlq"}, a.dlq},
 		{Route{"GET", "/v1/dlq/counts"}, a.dlqCounts},
 		{Route{"GET", "/v1/dlq/{id}"}, a.dlqGet},
-		{Route{"POST", "/v1/dlq/redrive"}, a.dlqBulk(func(ctx context.Context, q manage.DLQSelector, n int) (manage.BulkResult, error) { return a.svc.Redrive(ctx, q, n) })},
-		{Route{"POST", "/v1/dlq/purge"}, a.dlqBulk(func(ctx context.Context, q manage.DLQSelector, n int) (manage.BulkResult, error) { return a.svc.Purge(ctx, q, n) })},
+		{Route{"POST", "/v1/dlq/redrive"}, a.dlqBulk(func(ctx context.Context, q manage.DLQSelector, n int) (manage.BulkResult, error) {
+			return a.svc.Redrive(ctx, q, n)
+		})},
+		{Route{"POST", "/v1/dlq/purge"}, a.dlqBulk(func(ctx context.Context, q manage.DLQSelector, n int) (manage.BulkResult, error) {
+			return a.svc.Purge(ctx, q, n)
+		})},
 		{Route{"GET", "/v1/event-types"}, a.eventTypes},
 		{Route{"GET", "/v1/plan"}, a.plan},
 		{Route{"GET", "/v1/openapi.json"}, func(w http.ResponseWriter, r *http.Request) {
