@@ -113,7 +113,7 @@ func setup(t *testing.T) *world {
 	w.eb = eventbridge.NewFromConfig(awsCfg)
 	ddb := dynamodb.NewFromConfig(awsCfg)
 	w.cfg = Config{Plan: webhook.Enterprise, EndpointsTable: "ps-endpoints", DeliveriesTable: "ps-deliveries",
-		RateLimitsTable: "ps-rate-limits", QueuePrefix: "ps-test-", LogTTL: 24 * time.Hour, EndpointCacheTTL: DefaultEndpointCacheTTL}
+		RateLimitsTable: "ps-rate-limits", QueuePrefix: "ps-test-", LogTTL: 24 * time.Hour, EndpointCacheTTL: DefaultEndpointCacheTTL, AllowHTTP: true}
 	if err := dynamo.CreateTables(ctx, ddb, dynamo.Tables{Endpoints: w.cfg.EndpointsTable, Keys: w.cfg.DeliveriesTable,
 		Deliveries: w.cfg.DeliveriesTable, RateLimits: w.cfg.RateLimitsTable}); err != nil {
 		t.Fatal(err)
