@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/phoneshield/webhooks/shared/filter"
 	"github.com/phoneshield/webhooks/shared/manage"
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
@@ -68,6 +69,7 @@ func (a *api) routes() []route {
 		{Route{"POST", "/v1/dlq/purge"}, a.dlqBulk(func(ctx context.Context, q manage.DLQSelector, n int) (manage.BulkResult, error) {
 			return a.svc.Purge(ctx, q, n)
 		})},
+		{Route{"POST", "/v1/filters/test"}, a.filterTest},
 		{Route{"GET", "/v1/event-types"}, a.eventTypes},
 		{Route{"GET", "/v1/plan"}, a.plan},
 		{Route{"GET", "/v1/openapi.json"}, func(w http.ResponseWriter, r *http.Request) {
@@ -106,6 +108,8 @@ type EndpointView struct {
 	Headers            map[string]string      `json:"headers"`
 	Retry              webhook.RetrySettings  `json:"retry"`
 	RateLimitPerMinute int                    `json:"rate_limit_per_minute,omitempty"`
+	Filter             json.RawMessage        `json:"filter,omitempty"`      // JSON tree
+	FilterText         string                 `json:"filter_text,omitempty"` // the same filter, text form
 	Version            int64                  `json:"version"`
 	CreatedAt          time.Time              `json:"created_at"`
 	UpdatedAt          time.Time              `json:"updated_at"`
@@ -118,11 +122,17 @@ func View(ep *webhook.Endpoint) EndpointView {
 	if h == nil {
 		h = map[string]string{}
 	}
-	return EndpointView{
+	v := EndpointView{
 		ID: ep.ID, URL: ep.URL, Description: ep.Description, EventTypes: ep.EventTypes,
 		Status: ep.Status, Headers: h, Retry: ep.Retry, RateLimitPerMinute: ep.RateLimitPerMinute,
 		Version: ep.Version, CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt,
 	}
+	if len(ep.Filter) > 0 {
+		if f, err := filter.FromJSON(ep.Filter); err == nil {
+			v.Filter, v.FilterText = f.JSON(), f.String()
+		}
+	}
+	return v
 }
 
 func (a *api) create(w http.ResponseWriter, r *http.Request) {
@@ -348,6 +358,19 @@ func (a *api) dlqBulk(op func(context.Context, manage.DLQSelector, int) (manage.
 		}
 		writeJSON(w, http.StatusOK, res)
 	}
+}
+
+func (a *api) filterTest(w http.ResponseWriter, r *http.Request) {
+	var in manage.FilterTest
+	if !a.decode(w, r, &in) {
+		return
+	}
+	res, err := a.svc.TestFilter(r.Context(), in)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (a *api) eventTypes(w http.ResponseWriter, r *http.Request) {

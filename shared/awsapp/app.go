@@ -88,6 +88,7 @@ func New(cfg Config, awsCfg aws.Config, opts Options) *App {
 			Fanout: &fanout.Fanout{
 				Endpoints: &fanout.Cache{Store: store, TTL: cfg.EndpointCacheTTL, Now: now},
 				Keys:      store, Queue: queue, Plan: cfg.Plan, QueueName: queueName, Logger: log,
+				Log: store, LogTTL: cfg.LogTTL, Now: now,
 			},
 			DeadLetters: dlq, Now: now, Logger: log,
 		},

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/phoneshield/webhooks/shared/delivery"
+	"github.com/phoneshield/webhooks/shared/filter"
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
@@ -37,6 +38,36 @@ type Fanout struct {
 	// event's redelivery. Default 30 s.
 	Lease  time.Duration
 	Logger *slog.Logger
+	// Log records, per endpoint, an event its custom filter turned down
+	// and which part of the filter failed (delivery status "filtered"),
+	// so an integrator can tell why nothing arrived. Nil: logged only.
+	Log delivery.AttemptLogger
+	// LogTTL is how long those records are kept; default 30 days.
+	LogTTL time.Duration
+	Now    func() time.Time
+
+	filters sync.Map // endpoint id → *compiled
+}
+
+// compiled is an endpoint's filter, compiled once per configuration
+// version (never per event).
+type compiled struct {
+	version int64
+	f       *filter.Filter
+	err     error
+}
+
+// filterOf returns ep's compiled filter (nil if it has none).
+func (f *Fanout) filterOf(ep *webhook.Endpoint) (*filter.Filter, error) {
+	if len(ep.Filter) == 0 {
+		return nil, nil
+	}
+	if c, ok := f.filters.Load(ep.ID); ok && c.(*compiled).version == ep.Version {
+		return c.(*compiled).f, c.(*compiled).err
+	}
+	flt, err := filter.FromJSON(ep.Filter)
+	f.filters.Store(ep.ID, &compiled{version: ep.Version, f: flt, err: err})
+	return flt, err
 }
 
 // maxParallelSends bounds the concurrent queue sends of one fan-out.
@@ -49,6 +80,9 @@ type Result struct {
 	// Skipped maps endpoint ids that subscribe to the type but were not
 	// sent it to the reason (inactive, not allowed by the plan).
 	Skipped map[string]string
+	// Filtered maps endpoint ids whose custom filter turned the event
+	// down to the part of the filter that failed.
+	Filtered map[string]string
 }
 
 // Match returns the endpoints of eps that receive ev, and those that
@@ -95,7 +129,8 @@ func (f *Fanout) Publish(ctx context.Context, ev *webhook.Event) (Result, error)
 		return Result{}, fmt.Errorf("fanout: list endpoints: %w", err)
 	}
 	match, skipped := Match(eps, ev, f.Plan)
-	res := Result{Skipped: skipped}
+	match, filtered := f.applyFilters(match, ev)
+	res := Result{Skipped: skipped, Filtered: filtered}
 	// Each endpoint has its own queue, so sends can't share a batch; they
 	// go out concurrently (bounded) so an event's fan-out costs about one
 	// send's latency, not one per endpoint.
@@ -127,6 +162,7 @@ func (f *Fanout) Publish(ctx context.Context, ev *webhook.Event) (Result, error)
 	for id, why := range skipped {
 		f.logger().Info("event not sent to endpoint", "event_id", ev.ID, "event_type", ev.Type, "endpoint_id", id, "reason", why)
 	}
+	f.recordFiltered(ctx, ev, filtered)
 	if err := f.Keys.Finish(ctx, lease); err != nil {
 		return Result{}, fmt.Errorf("fanout: finish event %s: %w", ev.ID, err)
 	}
@@ -145,4 +181,60 @@ func (f *Fanout) logger() *slog.Logger {
 		return f.Logger
 	}
 	return slog.Default()
+}
+
+// applyFilters keeps the endpoints whose custom filter (if any) accepts
+// ev. The event's data is prepared once for all of them.
+func (f *Fanout) applyFilters(eps []*webhook.Endpoint, ev *webhook.Event) (keep []*webhook.Endpoint, filtered map[string]string) {
+	var in *filter.Input
+	for _, ep := range eps {
+		flt, err := f.filterOf(ep)
+		if flt == nil && err == nil {
+			keep = append(keep, ep)
+			continue
+		}
+		why := ""
+		if err != nil {
+			why = "the stored filter does not compile: " + err.Error()
+		} else {
+			if in == nil {
+				in = filter.Prepare(ev)
+			}
+			var ok bool
+			if ok, why = flt.Eval(in); ok {
+				keep = append(keep, ep)
+				continue
+			}
+		}
+		if filtered == nil {
+			filtered = map[string]string{}
+		}
+		filtered[ep.ID] = why
+	}
+	return keep, filtered
+}
+
+// recordFiltered writes one delivery-log record per endpoint that
+// filtered ev out. A failed write is logged: the event itself was handled.
+func (f *Fanout) recordFiltered(ctx context.Context, ev *webhook.Event, filtered map[string]string) {
+	now := time.Now()
+	if f.Now != nil {
+		now = f.Now()
+	}
+	ttl := f.LogTTL
+	if ttl <= 0 {
+		ttl = delivery.DefaultLogTTL
+	}
+	for id, why := range filtered {
+		f.logger().Info("event filtered out", "event_id", ev.ID, "event_type", ev.Type, "endpoint_id", id, "why", why)
+		if f.Log == nil {
+			continue
+		}
+		d := &webhook.Delivery{ID: webhook.DeliveryID(id, ev.ID), EndpointID: id, EventID: ev.ID, EventType: ev.Type,
+			Status: webhook.DeliveryFiltered, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(ttl)}
+		a := webhook.Attempt{N: 1, At: now, Error: "filtered out: " + why}
+		if err := f.Log.AppendAttempt(ctx, d, a); err != nil {
+			f.logger().Error("recording a filtered event failed", "event_id", ev.ID, "endpoint_id", id, "error", err.Error())
+		}
+	}
 }

@@ -139,7 +139,7 @@ func Start(cfg Config) (*Server, error) {
 	s.cache = &fanout.Cache{Store: db, TTL: time.Second}
 	queueName := func(id string) string { return id }
 	s.filter = &handler.Filter{
-		Fanout:      &fanout.Fanout{Endpoints: s.cache, Keys: db, Queue: db, Plan: cfg.Plan, QueueName: queueName, Logger: log},
+		Fanout:      &fanout.Fanout{Endpoints: s.cache, Keys: db, Queue: db, Plan: cfg.Plan, QueueName: queueName, Logger: log, Log: db},
 		DeadLetters: db, Logger: log,
 	}
 	deliverer := &delivery.Deliverer{

@@ -19,6 +19,7 @@ import (
 
 	catalog "github.com/phoneshield/webhooks/events"
 	"github.com/phoneshield/webhooks/shared/delivery"
+	"github.com/phoneshield/webhooks/shared/filter"
 	"github.com/phoneshield/webhooks/shared/sender"
 	"github.com/phoneshield/webhooks/shared/signature"
 	"github.com/phoneshield/webhooks/shared/webhook"
@@ -68,14 +69,18 @@ type Tester interface {
 // Input is a create or update request. Nil fields are absent: on create
 // they take defaults (or are required); on update they are left as they are.
 type Input struct {
-	URL                *string                 `json:"url"`
-	Description        *string                 `json:"description"`
-	EventTypes         []string                `json:"event_types"`
-	Status             *webhook.EndpointStatus `json:"status"`
-	Headers            map[string]string       `json:"headers"`
-	Retry              *webhook.RetrySettings  `json:"retry"`
-	Filter             json.RawMessage         `json:"filter"`
-	RateLimitPerMinute *int                    `json:"rate_limit_per_minute"`
+	URL         *string                 `json:"url"`
+	Description *string                 `json:"description"`
+	EventTypes  []string                `json:"event_types"`
+	Status      *webhook.EndpointStatus `json:"status"`
+	Headers     map[string]string       `json:"headers"`
+	Retry       *webhook.RetrySettings  `json:"retry"`
+	// Filter is a custom filter as a JSON tree (or a JSON string holding
+	// the text form); FilterText is the text form. Give at most one; an
+	// empty string or null removes the filter. Enterprise plan only.
+	Filter             json.RawMessage `json:"filter"`
+	FilterText         *string         `json:"filter_text"`
+	RateLimitPerMinute *int            `json:"rate_limit_per_minute"`
 	// Version, on update, makes the update conditional: it fails with a
 	// conflict unless the endpoint is still at this version.
 	Version *int64 `json:"version"`
@@ -287,12 +292,15 @@ func (s *Service) apply(ep *webhook.Endpoint, in Input) error {
 		}
 		ep.Retry = *in.Retry
 	}
-	if in.Filter != nil && string(in.Filter) != "null" {
-		if !s.Plan.CustomFilters {
-			return &webhook.Error{Kind: webhook.KindLimit, Field: "filter",
-				Message: fmt.Sprintf("custom filters need the enterprise plan; this deployment is on %s", s.Plan.Name)}
+	if in.Filter != nil || in.FilterText != nil {
+		f, err := s.compileFilter(in)
+		if err != nil {
+			return err
 		}
-		return webhook.Invalid("filter", "custom filters are not available in this version yet")
+		ep.Filter = nil
+		if f != nil {
+			ep.Filter = f.JSON()
+		}
 	}
 	if in.RateLimitPerMinute != nil {
 		r := *in.RateLimitPerMinute
@@ -302,6 +310,52 @@ func (s *Service) apply(ep *webhook.Endpoint, in Input) error {
 		ep.RateLimitPerMinute = r
 	}
 	return nil
+}
+
+// compileFilter validates a filter given as JSON or text; nil means "no
+// filter" (removal).
+func (s *Service) compileFilter(in Input) (*filter.Filter, error) {
+	field, raw := "filter", strings.TrimSpace(string(in.Filter))
+	if in.FilterText != nil {
+		if in.Filter != nil {
+			return nil, webhook.Invalid("filter_text", "give filter or filter_text, not both")
+		}
+		field, raw = "filter_text", *in.FilterText
+	}
+	if raw == "" || raw == "null" || raw == `""` {
+		return nil, nil
+	}
+	if !s.Plan.CustomFilters {
+		return nil, &webhook.Error{Kind: webhook.KindLimit, Field: field,
+			Message: fmt.Sprintf("custom filters need the enterprise plan; this deployment is on %s", s.Plan.Name)}
+	}
+	var f *filter.Filter
+	var err error
+	if field == "filter_text" {
+		f, err = filter.Parse(raw)
+	} else {
+		f, err = filter.FromJSON([]byte(raw))
+	}
+	return f, filterError(field, err)
+}
+
+// filterError turns a filter compile error into an invalid-input error
+// naming the faulty node ("filter.and[1].or[0].field") or the text offset.
+func filterError(field string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *filter.Error
+	if !errors.As(err, &fe) {
+		return webhook.Invalid(field, "%v", err)
+	}
+	if fe.Path != "" {
+		return webhook.Invalid(field+"."+fe.Path, "%s", fe.Msg)
+	}
+	if field == "filter_text" || fe.Offset > 0 {
+		return webhook.Invalid(field, "at offset %d: %s", fe.Offset, fe.Msg)
+	}
+	return webhook.Invalid(field, "%s", fe.Msg)
 }
 
 func (s *Service) checkEventTypes(types []string) error {

@@ -452,3 +452,86 @@ func (s *Service) PlanUsage(ctx context.Context) (PlanInfo, error) {
 	sort.Strings(p.EventTypes)
 	return PlanInfo{Plan: p, EndpointsUsed: len(eps)}, nil
 }
+
+// FilterTest is a dry run of a filter against a sample, a given detail or
+// a past delivery's event.
+type FilterTest struct {
+	Filter     json.RawMessage `json:"filter"`
+	FilterText *string         `json:"filter_text"`
+	EventType  string          `json:"event_type"`
+	Detail     json.RawMessage `json:"detail"`
+	DeliveryID string          `json:"delivery_id"`
+}
+
+// FilterResult is a dry run's verdict.
+type FilterResult struct {
+	Match     bool            `json:"match"`
+	Why       string          `json:"why,omitempty"` // the part that failed
+	Filter    json.RawMessage `json:"filter"`        // the compiled filter, canonical JSON
+	Text      string          `json:"filter_text"`
+	EventID   string          `json:"event_id"`
+	EventType string          `json:"event_type"`
+}
+
+// TestFilter compiles a filter and evaluates it on one event: a past
+// delivery's (by delivery_id), or one of event_type built from detail or
+// the catalog sample. Works on any plan, so integrators can try filters
+// before upgrading.
+func (s *Service) TestFilter(ctx context.Context, in FilterTest) (*FilterResult, error) {
+	if in.Filter == nil && in.FilterText == nil {
+		return nil, webhook.Invalid("filter", "give filter or filter_text")
+	}
+	plan := s.Plan
+	s2 := *s
+	s2.Plan.CustomFilters = true // a dry run is allowed on every plan
+	f, err := s2.compileFilter(Input{Filter: in.Filter, FilterText: in.FilterText})
+	s.Plan = plan
+	if err != nil {
+		return nil, err
+	}
+	if f == nil {
+		return nil, webhook.Invalid("filter", "empty filter")
+	}
+	var ev *webhook.Event
+	if in.DeliveryID != "" {
+		d, err := s.Log.GetDelivery(ctx, in.DeliveryID)
+		if errors.Is(err, webhook.ErrNotFound) {
+			return nil, webhook.NotFound("delivery %s not found", in.DeliveryID)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("manage: get delivery %s: %w", in.DeliveryID, err)
+		}
+		if ev, err = eventFromBody(d); err != nil {
+			return nil, err
+		}
+	} else {
+		if !catalog.IsType(in.EventType) {
+			return nil, webhook.Invalid("event_type", "unknown event type %q", in.EventType)
+		}
+		detail := in.Detail
+		if len(detail) == 0 || string(detail) == "null" {
+			sample, _ := catalog.Sample(in.EventType)
+			detail = json.RawMessage(sample.Detail)
+		}
+		if ev, err = catalog.Parse(in.EventType, detail, "evt_dry_run", s.now()); err != nil {
+			return nil, err
+		}
+	}
+	ok, why := f.Match(ev)
+	return &FilterResult{Match: ok, Why: why.Why, Filter: f.JSON(), Text: f.String(), EventID: ev.ID, EventType: ev.Type}, nil
+}
+
+// eventFromBody rebuilds a past delivery's event from the body it logged.
+func eventFromBody(d *webhook.Delivery) (*webhook.Event, error) {
+	var env struct {
+		EventType   string          `json:"event_type"`
+		Timestamp   time.Time       `json:"timestamp"`
+		Environment string          `json:"environment"`
+		EventID     string          `json:"event_id"`
+		Data        json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(d.Request.Body), &env); err != nil || len(env.Data) == 0 {
+		return nil, webhook.Invalid("delivery_id", "delivery %s has no logged payload to test against (it was never sent)", d.ID)
+	}
+	return &webhook.Event{ID: env.EventID, Type: env.EventType, Time: env.Timestamp, Environment: env.Environment, Data: env.Data}, nil
+}

@@ -15,6 +15,10 @@ const (
 	DeliveryPending      DeliveryStatus = "pending"       // attempted, a retry is scheduled
 	DeliveryDelivered    DeliveryStatus = "delivered"     // a 2xx was received
 	DeliveryDeadLettered DeliveryStatus = "dead_lettered" // no attempt left (or never deliverable); see the DLQ
+	// DeliveryFiltered: the endpoint's custom filter turned the event
+	// down. The record holds no HTTP attempt; its one entry (number 1,
+	// no status code) carries in Error which part of the filter failed.
+	DeliveryFiltered DeliveryStatus = "filtered"
 )
 
 // MaxResponseExcerpt is how much of a response body the delivery log keeps.
