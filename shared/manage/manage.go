@@ -349,11 +349,13 @@ func filterError(field string, err error) error {
 	if !errors.As(err, &fe) {
 		return webhook.Invalid(field, "%v", err)
 	}
-	if fe.Path != "" {
-		return webhook.Invalid(field+"."+fe.Path, "%s", fe.Msg)
-	}
-	if field == "filter_text" || fe.Offset > 0 {
+	switch {
+	case field == "filter_text" && fe.Path != "":
+		return webhook.Invalid(field, "at %s (line:column): %s", fe.Path, fe.Msg)
+	case field == "filter_text":
 		return webhook.Invalid(field, "at offset %d: %s", fe.Offset, fe.Msg)
+	case fe.Path != "":
+		return webhook.Invalid(field+"."+fe.Path, "%s", fe.Msg)
 	}
 	return webhook.Invalid(field, "%s", fe.Msg)
 }
