@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/phoneshield/webhooks/shared/awsapp"
+	"github.com/phoneshield/webhooks/shared/awsapp/apifn"
 )
 
 func main() {
@@ -28,5 +29,6 @@ func main() {
 		slog.Error("AWS configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(awsapp.New(cfg, awsCfg, awsapp.Options{}).API.Handle)
+	app := awsapp.New(cfg, awsCfg, awsapp.Options{})
+	lambda.Start(apifn.Handler(app, apifn.Service(app)).Handle)
 }

@@ -24,5 +24,5 @@ func main() {
 		slog.Error("AWS configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(awsapp.New(cfg, awsCfg, awsapp.Options{}).Deliver.Handle)
+	lambda.Start(awsapp.New(cfg, awsCfg, awsapp.Options{}).Deliver().Handle)
 }

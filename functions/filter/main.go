@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/phoneshield/webhooks/shared/awsapp"
+	"github.com/phoneshield/webhooks/shared/awsapp/filterfn"
 )
 
 func main() {
@@ -25,5 +26,5 @@ func main() {
 		slog.Error("AWS configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(awsapp.New(cfg, awsCfg, awsapp.Options{}).Filter.Handle)
+	lambda.Start(filterfn.Handler(awsapp.New(cfg, awsCfg, awsapp.Options{})).Handle)
 }

@@ -1,4 +1,4 @@
-package awsapp
+package awsapp_test
 
 import (
 	"encoding/json"
@@ -31,7 +31,7 @@ func (w *world) call(method, path string, body any) (int, map[string]any) {
 		},
 	}
 	in, _ := json.Marshal(ev)
-	out, err := lambda.NewHandler(w.app.API.Handle).Invoke(w.ctx, in)
+	out, err := lambda.NewHandler(w.api.Handle).Invoke(w.ctx, in)
 	if err != nil {
 		w.t.Fatalf("%s %s: %v", method, path, err)
 	}

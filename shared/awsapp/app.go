@@ -8,17 +8,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/phoneshield/webhooks/shared/api"
 	"github.com/phoneshield/webhooks/shared/delivery"
 	"github.com/phoneshield/webhooks/shared/dynamo"
 	"github.com/phoneshield/webhooks/shared/egress"
-	"github.com/phoneshield/webhooks/shared/fanout"
 	"github.com/phoneshield/webhooks/shared/handler"
-	"github.com/phoneshield/webhooks/shared/manage"
-	"github.com/phoneshield/webhooks/shared/provision"
 	"github.com/phoneshield/webhooks/shared/sender"
 	"github.com/phoneshield/webhooks/shared/sqs"
 )
@@ -31,71 +26,58 @@ type Options struct {
 	TLSConfig  *tls.Config
 	RetryScale float64          // multiply retry delays (tests)
 	Now        func() time.Time // default time.Now
-	Logger     *slog.Logger     // default: JSON to stderr
+	Logger     *slog.Logger     // default: slog.Default()
 }
 
-// App holds the handlers and the adapters behind them.
+// App holds the configuration, the SDK clients and the adapters shared by
+// the functions. Each function builds its handler from it: Deliver here,
+// the filter's in package filterfn and the management API's in package
+// apifn — separate packages so a Lambda links only what it runs (the
+// filter engine's phone-number metadata, for one, is ~10 MB).
 type App struct {
-	Filter      *handler.Filter
-	Deliver     *handler.Deliver
+	Config      Config
+	AWS         aws.Config
+	Options     Options
+	Logger      *slog.Logger
+	Now         func() time.Time
 	Store       *dynamo.Store
+	SQS         *awssqs.Client
 	Queue       *sqs.Queue
 	DeadLetters *sqs.DeadLetters
 	Deliverer   *delivery.Deliverer
-	// Service and API are the management API; the control plane is set
-	// only when the configuration has one (the management function).
-	Service *manage.Service
-	API     *handler.API
+	Guard       *egress.Guard
 }
 
-// New builds the adapters and handlers from cfg. It makes no AWS call:
+// QueueName maps an endpoint id to its queue name (the SQS adapter adds
+// the stack's prefix).
+func QueueName(endpointID string) string { return endpointID }
+
+// New builds the clients and adapters from cfg. It makes no AWS call:
 // clients are built once, here, at init; connections open on first use.
 func New(cfg Config, awsCfg aws.Config, opts Options) *App {
-	log := opts.Logger
-	if log == nil {
-		log = slog.Default()
+	a := &App{Config: cfg, AWS: awsCfg, Options: opts, Logger: opts.Logger, Now: opts.Now}
+	if a.Logger == nil {
+		a.Logger = slog.Default()
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
+	if a.Now == nil {
+		a.Now = time.Now
 	}
-	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), dynamo.Tables{
+	a.Store = dynamo.New(dynamodb.NewFromConfig(awsCfg), dynamo.Tables{
 		Endpoints: cfg.EndpointsTable, Keys: cfg.DeliveriesTable, Deliveries: cfg.DeliveriesTable, RateLimits: cfg.RateLimitsTable,
-	}, dynamo.Options{Now: now})
-	sqsClient := awssqs.NewFromConfig(awsCfg)
-	qopts := sqs.Options{Prefix: cfg.QueuePrefix, DLQURL: cfg.DLQURL, Now: now}
-	queue, dlq := sqs.New(sqsClient, qopts), sqs.NewDeadLetters(sqsClient, qopts)
-	queueName := func(endpointID string) string { return endpointID } // the adapter adds the prefix
-	d := &delivery.Deliverer{
-		Endpoints: store, Keys: store, Log: store, Queue: queue, DeadLetters: dlq, Limiter: store,
-		HTTP: sender.New(sender.Options{Guard: egress.New(opts.Allow...), TLSConfig: opts.TLSConfig}),
-		Plan: cfg.Plan, QueueName: queueName, LogTTL: cfg.LogTTL, RetryScale: opts.RetryScale, Now: now, Logger: log,
+	}, dynamo.Options{Now: a.Now})
+	a.SQS = awssqs.NewFromConfig(awsCfg)
+	qopts := sqs.Options{Prefix: cfg.QueuePrefix, DLQURL: cfg.DLQURL, Now: a.Now}
+	a.Queue, a.DeadLetters = sqs.New(a.SQS, qopts), sqs.NewDeadLetters(a.SQS, qopts)
+	a.Guard = egress.New(opts.Allow...)
+	a.Deliverer = &delivery.Deliverer{
+		Endpoints: a.Store, Keys: a.Store, Log: a.Store, Queue: a.Queue, DeadLetters: a.DeadLetters, Limiter: a.Store,
+		HTTP: sender.New(sender.Options{Guard: a.Guard, TLSConfig: opts.TLSConfig}),
+		Plan: cfg.Plan, QueueName: QueueName, LogTTL: cfg.LogTTL, RetryScale: opts.RetryScale, Now: a.Now, Logger: a.Logger,
 	}
-	guard := egress.New(opts.Allow...)
-	svc := &manage.Service{
-		Endpoints: store, Log: store, DeadLetters: dlq, Plan: cfg.Plan, URLs: guard, AllowHTTP: cfg.AllowHTTP,
-		Queue: queue, QueueName: queueName, Tester: d, Now: now,
-	}
-	if cfg.DLQARN != "" && cfg.DeliverFunction != "" {
-		svc.Provision = provision.New(sqsClient, lambda.NewFromConfig(awsCfg), provision.Config{
-			Prefix: cfg.QueuePrefix, DLQARN: cfg.DLQARN, DeliverFunction: cfg.DeliverFunction, MaxConcurrency: cfg.MaxConcurrency,
-		})
-	}
-	return &App{
-		Service: svc,
-		API:     &handler.API{Handler: api.Handler(svc, log)},
-		Filter: &handler.Filter{
-			Fanout: &fanout.Fanout{
-				Endpoints: &fanout.Cache{Store: store, TTL: cfg.EndpointCacheTTL, Now: now},
-				Keys:      store, Queue: queue, Plan: cfg.Plan, QueueName: queueName, Logger: log,
-				Log: store, LogTTL: cfg.LogTTL, Now: now,
-			},
-			DeadLetters: dlq, Now: now, Logger: log,
-		},
-		Deliver:     &handler.Deliver{Deliverer: d, Logger: log},
-		Store:       store,
-		Queue:       queue,
-		DeadLetters: dlq,
-		Deliverer:   d,
-	}
+	return a
+}
+
+// Deliver returns the delivery function's handler.
+func (a *App) Deliver() *handler.Deliver {
+	return &handler.Deliver{Deliverer: a.Deliverer, Logger: a.Logger}
 }

@@ -1,4 +1,4 @@
-package awsapp
+package awsapp_test
 
 // End to end against moto: PutEvents to a moto bus → a rule targeting an
 // SQS queue that stands in for the filter Lambda's trigger → the test hands
@@ -32,8 +32,12 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	catalog "github.com/phoneshield/webhooks/events"
+	"github.com/phoneshield/webhooks/shared/awsapp"
+	"github.com/phoneshield/webhooks/shared/awsapp/apifn"
+	"github.com/phoneshield/webhooks/shared/awsapp/filterfn"
 	"github.com/phoneshield/webhooks/shared/dynamo"
 	"github.com/phoneshield/webhooks/shared/egress"
+	"github.com/phoneshield/webhooks/shared/handler"
 	"github.com/phoneshield/webhooks/shared/localmode"
 	"github.com/phoneshield/webhooks/shared/manage"
 	"github.com/phoneshield/webhooks/shared/mototest"
@@ -86,12 +90,15 @@ func (c *calls) snapshot() map[string]int {
 type world struct {
 	t       *testing.T
 	ctx     context.Context
-	app     *App
+	app     *awsapp.App
+	filter  *handler.Filter
+	deliver *handler.Deliver
+	api     *handler.API
 	svc     *manage.Service
 	eb      *eventbridge.Client
 	sqs     *awssqs.Client
 	trigger string // the filter trigger queue's URL
-	cfg     Config
+	cfg     awsapp.Config
 	clock   *clock
 	calls   *calls
 }
@@ -112,8 +119,8 @@ func setup(t *testing.T) *world {
 	w.sqs = awssqs.NewFromConfig(awsCfg)
 	w.eb = eventbridge.NewFromConfig(awsCfg)
 	ddb := dynamodb.NewFromConfig(awsCfg)
-	w.cfg = Config{Plan: webhook.Enterprise, EndpointsTable: "ps-endpoints", DeliveriesTable: "ps-deliveries",
-		RateLimitsTable: "ps-rate-limits", QueuePrefix: "ps-test-", LogTTL: 24 * time.Hour, EndpointCacheTTL: DefaultEndpointCacheTTL, AllowHTTP: true}
+	w.cfg = awsapp.Config{Plan: webhook.Enterprise, EndpointsTable: "ps-endpoints", DeliveriesTable: "ps-deliveries",
+		RateLimitsTable: "ps-rate-limits", QueuePrefix: "ps-test-", LogTTL: 24 * time.Hour, EndpointCacheTTL: awsapp.DefaultEndpointCacheTTL, AllowHTTP: true}
 	if err := dynamo.CreateTables(ctx, ddb, dynamo.Tables{Endpoints: w.cfg.EndpointsTable, Keys: w.cfg.DeliveriesTable,
 		Deliveries: w.cfg.DeliveriesTable, RateLimits: w.cfg.RateLimitsTable}); err != nil {
 		t.Fatal(err)
@@ -126,8 +133,10 @@ func setup(t *testing.T) *world {
 	must(t, errOf(w.eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("to-filter"), EventBusName: aws.String(busName),
 		Targets: []ebtypes.Target{{Id: aws.String("filter"), Arn: aws.String(fmt.Sprintf("arn:aws:sqs:%s:%s:ps-filter-trigger", mototest.Region, mototest.Account))}}})))
 
-	w.app = New(w.cfg, appCfg, Options{Allow: egress.Loopback, RetryScale: 0.001, Now: w.clock.Now,
+	w.app = awsapp.New(w.cfg, appCfg, awsapp.Options{Allow: egress.Loopback, RetryScale: 0.001, Now: w.clock.Now,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	w.filter, w.deliver = filterfn.Handler(w.app), w.app.Deliver()
+	w.api = apifn.Handler(w.app, apifn.Service(w.app))
 	w.svc = &manage.Service{Endpoints: w.app.Store, Log: w.app.Store, DeadLetters: w.app.DeadLetters, Plan: w.cfg.Plan,
 		URLs: egress.New(egress.Loopback...), AllowHTTP: true, Now: w.clock.Now,
 		Changed: func(ctx context.Context, ep *webhook.Endpoint, deleted bool) {
@@ -227,7 +236,7 @@ func (w *world) runFilter() int {
 			return n
 		}
 		for _, m := range msgs {
-			if _, err := lambda.NewHandler(w.app.Filter.Handle).Invoke(w.ctx, []byte(aws.ToString(m.Body))); err != nil {
+			if _, err := lambda.NewHandler(w.filter.Handle).Invoke(w.ctx, []byte(aws.ToString(m.Body))); err != nil {
 				w.t.Logf("filter invocation failed (EventBridge would retry): %v", err)
 				continue
 			}
@@ -265,7 +274,7 @@ func (w *world) deliverOnce(epID string) int {
 	if len(msgs) == 0 {
 		return 0
 	}
-	out, err := lambda.NewHandler(w.app.Deliver.Handle).Invoke(w.ctx, w.sqsEvent(queue, msgs))
+	out, err := lambda.NewHandler(w.deliver.Handle).Invoke(w.ctx, w.sqsEvent(queue, msgs))
 	if err != nil {
 		w.t.Fatalf("deliver invocation: %v", err)
 	}
@@ -453,7 +462,7 @@ func TestDuplicatesDeliveredOnce(t *testing.T) {
 	}
 	raw := w.sqsEvent(w.cfg.QueuePrefix+ep.ID, msgs)
 	for range 2 {
-		if _, err := lambda.NewHandler(w.app.Deliver.Handle).Invoke(w.ctx, raw); err != nil {
+		if _, err := lambda.NewHandler(w.deliver.Handle).Invoke(w.ctx, raw); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -169,6 +169,17 @@ func (f *Fanout) Publish(ctx context.Context, ev *webhook.Event) (Result, error)
 	return res, nil
 }
 
+// Dispatch is Publish for the filter handler: it logs the result.
+func (f *Fanout) Dispatch(ctx context.Context, ev *webhook.Event) error {
+	res, err := f.Publish(ctx, ev)
+	if err != nil {
+		return err
+	}
+	f.logger().Info("event fanned out", "event_id", ev.ID, "event_type", ev.Type,
+		"endpoints", len(res.Endpoints), "filtered", len(res.Filtered), "duplicate", res.Duplicate)
+	return nil
+}
+
 func (f *Fanout) lease() time.Duration {
 	if f.Lease > 0 {
 		return f.Lease

@@ -11,18 +11,19 @@ import (
 
 	catalog "github.com/phoneshield/webhooks/events"
 	"github.com/phoneshield/webhooks/shared/delivery"
-	"github.com/phoneshield/webhooks/shared/fanout"
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
-// Publisher fans an event out to endpoints.
-type Publisher interface {
-	Publish(ctx context.Context, ev *webhook.Event) (fanout.Result, error)
+// Dispatcher fans an event out to endpoints (fanout.Fanout). Declared
+// here, with no fan-out types in it, so the delivery Lambda, which links
+// this package too, doesn't link the fan-out and its filter engine.
+type Dispatcher interface {
+	Dispatch(ctx context.Context, ev *webhook.Event) error
 }
 
 // Filter is the filter Lambda's handler (an EventBridge rule target).
 type Filter struct {
-	Fanout      Publisher
+	Fanout      Dispatcher
 	DeadLetters delivery.DeadLetterPutter
 	Now         func() time.Time
 	Logger      *slog.Logger
@@ -39,13 +40,7 @@ func (h *Filter) Handle(ctx context.Context, ev events.EventBridgeEvent) error {
 		raw, _ := json.Marshal(ev)
 		return delivery.PoisonDeadLetter(ctx, h.DeadLetters, h.logger(), "event bus", raw, err, h.now())
 	}
-	res, err := h.Fanout.Publish(ctx, e)
-	if err != nil {
-		return err
-	}
-	h.logger().Info("event fanned out", "event_id", e.ID, "event_type", e.Type,
-		"endpoints", len(res.Endpoints), "duplicate", res.Duplicate)
-	return nil
+	return h.Fanout.Dispatch(ctx, e)
 }
 
 // ParseEventBridge turns an EventBridge event into a validated

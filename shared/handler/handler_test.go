@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	catalog "github.com/phoneshield/webhooks/events"
-	"github.com/phoneshield/webhooks/shared/fanout"
 	"github.com/phoneshield/webhooks/shared/handler"
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
@@ -27,9 +26,9 @@ type recordingPublisher struct {
 	err error
 }
 
-func (p *recordingPublisher) Publish(_ context.Context, ev *webhook.Event) (fanout.Result, error) {
+func (p *recordingPublisher) Dispatch(_ context.Context, ev *webhook.Event) error {
 	p.got = append(p.got, ev)
-	return fanout.Result{}, p.err
+	return p.err
 }
 
 type recordingDLQ struct {
