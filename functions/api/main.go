@@ -5,9 +5,6 @@
 package main
 
 import (
-	"log/slog"
-	"os"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/phoneshield/webhooks/shared/awsapp"
@@ -15,20 +12,7 @@ import (
 )
 
 func main() {
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
-	cfg, err := awsapp.FromEnv(os.Getenv)
-	if err == nil {
-		err = cfg.RequireControlPlane()
-	}
-	if err != nil {
-		slog.Error("bad configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	awsCfg, err := awsapp.LambdaAWSConfig(os.Getenv)
-	if err != nil {
-		slog.Error("AWS configuration", "error", err.Error())
-		os.Exit(1)
-	}
+	cfg, awsCfg := awsapp.MustLoad(true)
 	app := awsapp.New(cfg, awsCfg, awsapp.Options{})
 	lambda.Start(apifn.Handler(app, apifn.Service(app)).Handle)
 }

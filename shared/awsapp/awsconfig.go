@@ -2,6 +2,8 @@ package awsapp
 
 import (
 	"fmt"
+	"log/slog"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -26,4 +28,26 @@ func LambdaAWSConfig(getenv func(string) string) (aws.Config, error) {
 		Region:      region,
 		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN"))),
 	}, nil
+}
+
+// MustLoad is the mains' start-up: it sets JSON logging, reads the
+// configuration and the Lambda's AWS configuration from the environment,
+// and exits the process with the error logged if either is bad (a Lambda
+// fails fast at init rather than on its first event). controlPlane asks
+// for the management function's extra variables too.
+func MustLoad(controlPlane bool) (Config, aws.Config) {
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+	cfg, err := FromEnv(os.Getenv)
+	if err == nil && controlPlane {
+		err = cfg.RequireControlPlane()
+	}
+	var awsCfg aws.Config
+	if err == nil {
+		awsCfg, err = LambdaAWSConfig(os.Getenv)
+	}
+	if err != nil {
+		slog.Error("bad configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	return cfg, awsCfg
 }
