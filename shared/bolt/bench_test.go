@@ -1,8 +1,11 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,7 +25,7 @@ func benchWrites(b *testing.B, writesPerOp int, op func(db *DB, worker string, i
 	var serial float64
 	run := func(b *testing.B, parallel bool) float64 {
 		db := open(b, Options{})
-		c0, w0 := db.commits.Load(), db.writes.Load()
+		c0, w0 := db.commitStats()
 		b.ResetTimer()
 		if parallel {
 			b.SetParallelism(parallelism)
@@ -46,8 +49,8 @@ func benchWrites(b *testing.B, writesPerOp int, op func(db *DB, worker string, i
 		b.StopTimer()
 		rate := float64(writesPerOp*b.N) / b.Elapsed().Seconds()
 		b.ReportMetric(rate, "writes/s")
-		if commits := db.commits.Load() - c0; commits > 0 {
-			b.ReportMetric(float64(db.writes.Load()-w0)/float64(commits), "writes/commit")
+		if commits, writes := db.commitStats(); commits > c0 {
+			b.ReportMetric(float64(writes-w0)/float64(commits-c0), "writes/commit")
 		}
 		return rate
 	}
@@ -100,4 +103,134 @@ func BenchmarkAcquireFinish(b *testing.B) {
 		}
 		return db.Finish(ctx, l)
 	})
+}
+
+// BenchmarkPipeline makes the store calls local mode makes per delivery,
+// with bodies of the sizes it stores, and no HTTP: events published in
+// batches of 10 on an event queue; two event pollers fan each event out
+// to 10 endpoint queues under an idempotency key; four pollers per
+// endpoint queue take batches of 10 and, per task, acquire its key,
+// append its attempt while finishing the key, then delete the batch. It
+// reports deliveries/s and the store's pages written per delivery.
+func BenchmarkPipeline(b *testing.B) {
+	const (
+		endpoints = 10
+		vis       = time.Minute
+	)
+	ctx := context.Background()
+	db := open(b, Options{})
+	eventBody := bytes.Repeat([]byte("e"), 2400)
+	taskBody := bytes.Repeat([]byte("t"), 2300)
+	reqBody := strings.Repeat("r", 2200)
+	n := max(b.N/endpoints, 1) * endpoints
+	var delivered atomic.Int64
+	done := make(chan struct{})
+	pctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	fail := func(err error) {
+		if err != nil && pctx.Err() == nil {
+			b.Error(err)
+		}
+	}
+	settle := func(queue string, ms []webhook.InMessage, handle func(m webhook.InMessage)) {
+		var hw sync.WaitGroup
+		for _, m := range ms {
+			hw.Go(func() { handle(m) })
+		}
+		hw.Wait()
+		for _, m := range ms {
+			hw.Go(func() { fail(db.DeleteMessage(ctx, queue, m.Receipt)) })
+		}
+		hw.Wait()
+	}
+	for range 2 {
+		wg.Go(func() {
+			for pctx.Err() == nil {
+				ms, err := db.ReceiveMessages(pctx, "_events", 10, vis, 100*time.Millisecond)
+				fail(err)
+				settle("_events", ms, func(m webhook.InMessage) {
+					l, err := db.Acquire(ctx, "event:"+m.ID, 1, vis)
+					if err != nil {
+						fail(err)
+						return
+					}
+					var sw sync.WaitGroup
+					for e := range endpoints {
+						sw.Go(func() {
+							fail(db.SendMessages(ctx, fmt.Sprint("ep", e), []webhook.OutMessage{{ID: "0", Body: taskBody}}))
+						})
+					}
+					sw.Wait()
+					fail(db.Finish(ctx, l))
+				})
+			}
+		})
+	}
+	for e := range endpoints {
+		for range 4 {
+			wg.Go(func() {
+				queue := fmt.Sprint("ep", e)
+				for pctx.Err() == nil {
+					ms, err := db.ReceiveMessages(pctx, queue, 10, vis, 100*time.Millisecond)
+					fail(err)
+					settle(queue, ms, func(m webhook.InMessage) {
+						now := time.Now()
+						d := webhooktest.NewDelivery(queue, m.ID, now)
+						d.Request.Body = reqBody
+						l, err := db.Acquire(ctx, d.ID, 1, vis)
+						if err != nil {
+							fail(err)
+							return
+						}
+						var aw sync.WaitGroup
+						aw.Go(func() { fail(db.AppendAttempt(ctx, d, webhooktest.NewAttempt(1, now, 200))) })
+						fail(db.Finish(ctx, l))
+						aw.Wait()
+						if delivered.Add(1) == int64(n) {
+							close(done)
+						}
+					})
+				}
+			})
+		}
+	}
+	c0, w0 := db.commitStats()
+	p0 := pagesWritten(db)
+	b.ResetTimer()
+	var next atomic.Int64
+	var pub sync.WaitGroup
+	for range 4 {
+		pub.Go(func() {
+			for next.Add(10) <= int64(n/endpoints)+9 {
+				msgs := make([]webhook.OutMessage, 10)
+				for i := range msgs {
+					msgs[i] = webhook.OutMessage{ID: fmt.Sprint(i), Body: eventBody}
+				}
+				fail(db.SendMessages(ctx, "_events", msgs))
+			}
+		})
+	}
+	pub.Wait()
+	<-done
+	b.StopTimer()
+	stop()
+	wg.Wait()
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "deliveries/s")
+	if commits, writes := db.commitStats(); commits > c0 {
+		b.ReportMetric(float64(writes-w0)/float64(commits-c0), "writes/commit")
+		b.ReportMetric(float64(commits-c0)/float64(n), "commits/delivery")
+	}
+	b.ReportMetric(float64(pagesWritten(db)-p0)/float64(n), "pages/delivery")
+}
+
+// pagesWritten is how many pages db's commits have written.
+func pagesWritten(db *DB) int64 {
+	st := db.bolt.Stats()
+	return st.TxStats.GetWrite()
+}
+
+// commitStats returns how many transactions the group committer committed
+// and how many writes they carried.
+func (db *DB) commitStats() (commits, writes int64) {
+	return db.commits.Load(), db.writes.Load()
 }

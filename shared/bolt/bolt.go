@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,8 +40,8 @@ type Options struct {
 	// timeouts and expiry (default time.Now). Waiting (long polls) uses real
 	// timers for the differences Now reports.
 	Now func() time.Time
-	// KeyTTL is how long an idempotency key is kept after its last write
-	// (acquire, release or finish), so a finished key is remembered for
+	// KeyTTL is how long an idempotency key is kept after it was last
+	// acquired, released or finished, so a finished key is remembered for
 	// KeyTTL after it was finished. Default DefaultKeyTTL (7 days).
 	KeyTTL time.Duration
 	// SweepInterval is how often expired delivery logs and idempotency keys
@@ -81,23 +82,26 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Bucket names. Every bucket sits at the root of the one file.
+// Bucket names. Every bucket sits at the root of the one file (see also
+// migrate.go for those of earlier versions).
 var (
 	bucketEndpoints          = []byte("endpoints")              // id → endpoint JSON
-	bucketKeys               = []byte("idempotency")            // key → keyRecord JSON
+	bucketIDs                = []byte("ids")                    // key|'k' → keyRecord; id|'d' → seq
 	bucketKeysExpiry         = []byte("idempotency_expiry")     // expiresAt|key → nil
-	bucketDeliveries         = []byte("deliveries")             // id → Delivery JSON
-	bucketDeliveriesEndpoint = []byte("deliveries_by_endpoint") // len|endpoint|^createdAt|id → expiresAt
+	bucketDeliveryRecords    = []byte("delivery_records")       // seq → Delivery JSON
+	bucketDeliveriesEndpoint = []byte("deliveries_by_endpoint") // len|endpoint|^createdAt|id → seq|expiresAt
 	bucketDeliveriesExpiry   = []byte("deliveries_expiry")      // expiresAt|id → nil
 	bucketDeadLetters        = []byte("dead_letters")           // id → dead letter JSON
 	bucketDeadLettersAt      = []byte("dead_letters_by_at")     // at|id → nil
-	bucketQueues             = []byte("queues")                 // name → bucket of seq → message
+	bucketQueues             = []byte("queues")                 // name → nil: every queue sent to
+	bucketMessages           = []byte("messages")               // seq → message, every queue's
+	bucketAcks               = []byte("acks")                   // seq → nil: deleted, not yet purged from messages
 )
 
 var rootBuckets = [][]byte{
-	bucketEndpoints, bucketKeys, bucketKeysExpiry, bucketDeliveries,
+	bucketEndpoints, bucketIDs, bucketKeysExpiry, bucketDeliveryRecords,
 	bucketDeliveriesEndpoint, bucketDeliveriesExpiry, bucketDeadLetters,
-	bucketDeadLettersAt, bucketQueues,
+	bucketDeadLettersAt, bucketQueues, bucketMessages, bucketAcks,
 }
 
 // ErrClosed is returned by every method called after Close.
@@ -122,6 +126,11 @@ type DB struct {
 
 	qmu    sync.Mutex
 	queues map[string]*queue
+	acked  atomic.Int64  // tombstones written since the last purge
+	purge  chan struct{} // wakes purgeLoop
+
+	kmu    sync.Mutex
+	leases map[string]*keyState // idempotency keys with a lease or a call in progress
 }
 
 // Open opens (creating if needed) the database file at path.
@@ -142,6 +151,8 @@ func Open(path string, opts Options) (*DB, error) {
 		ops:    make(chan *op, opts.MaxBatchSize),
 		done:   make(chan struct{}),
 		queues: map[string]*queue{},
+		leases: map[string]*keyState{},
+		purge:  make(chan struct{}, 1),
 	}
 	err = bdb.Update(func(tx *bbolt.Tx) error {
 		for _, name := range rootBuckets {
@@ -152,14 +163,24 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil
 	})
 	if err == nil {
+		err = db.migrate()
+	}
+	if err == nil {
 		err = db.loadQueues()
+	}
+	if err == nil {
+		err = bdb.Update(func(tx *bbolt.Tx) error {
+			_, err := purgeTx(tx, -1)
+			return err
+		})
 	}
 	if err != nil {
 		bdb.Close()
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
-	db.wg.Add(1)
+	db.wg.Add(2)
 	go db.commitLoop()
+	go db.purgeLoop()
 	if opts.SweepInterval > 0 {
 		db.wg.Add(1)
 		go db.sweepLoop()
@@ -167,7 +188,7 @@ func Open(path string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-// Close waits for writes in flight, stops the background sweep, wakes
+// Close waits for writes in flight, stops the background work, wakes
 // blocked receivers (they return ErrClosed) and closes the file. Calling it
 // again returns nil.
 func (db *DB) Close() error {
@@ -187,6 +208,12 @@ func (db *DB) Close() error {
 	return nil
 }
 
+func (db *DB) isClosed() bool {
+	db.closeMu.RLock()
+	defer db.closeMu.RUnlock()
+	return db.closed
+}
+
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.bolt.Path() }
 
@@ -204,7 +231,8 @@ type op struct {
 // results from scratch on every run. fn returns an error only for storage
 // trouble, which fails its whole transaction; outcomes such as "not found"
 // or "conflict" are results, not errors, so that one caller's conflict never
-// rolls back its neighbours' writes.
+// rolls back its neighbours' writes. fn runs on the committer, which every
+// write waits for: callers prepare what they can (encoding records) before.
 func (db *DB) update(ctx context.Context, fn func(*bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -236,6 +264,12 @@ func (db *DB) view(ctx context.Context, fn func(*bbolt.Tx) error) error {
 // them all. It does not linger for more writes: writes arriving while a
 // commit is in progress form the next batch, so a lone writer pays one
 // commit's latency and concurrent writers share commits.
+//
+// After each commit it yields, so that the writers it has just released
+// run, and queue their next writes, before it takes the next batch. Woken
+// writers are queued on the committer's processor; without the yield they
+// waited behind its next transaction (measured in local mode on 2 cores:
+// 5 ms a write, and batches half as big).
 func (db *DB) commitLoop() {
 	defer db.wg.Done()
 	batch := make([]*op, 0, db.opts.MaxBatchSize)
@@ -254,6 +288,8 @@ func (db *DB) commitLoop() {
 			}
 		}
 		db.commit(batch)
+		clear(batch) // drop the ops (and what their closures hold)
+		runtime.Gosched()
 	}
 }
 

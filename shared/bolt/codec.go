@@ -10,6 +10,17 @@ import (
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
+// appendFill is the FillPercent of buckets written in key order: their
+// pages are filled before a new one is started, not split half full.
+const appendFill = 0.95
+
+// Idempotency keys and delivery ids share the bucket "ids", told apart by
+// a last byte: a delivery's idempotency key is its id, so the two entries
+// written as a delivery ends (its key done, its log record's id) are
+// neighbours, in one page.
+func keyID(key string) []byte     { return append([]byte(key), 'k') }
+func deliveryID(id string) []byte { return append([]byte(id), 'd') }
+
 // Times in keys are 8 big-endian bytes that sort like the times: Unix
 // nanoseconds with the sign bit flipped. Times outside what UnixNano can
 // express (before 1678, after 2262) are clamped.

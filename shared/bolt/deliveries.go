@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -14,22 +15,29 @@ import (
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
-// A delivery is one JSON record in deliveries plus two index entries: one in
-// deliveries_by_endpoint (endpoint, newest CreatedAt first, id; the value is
-// the record's expiry so listings skip expired records without decoding
-// them) and one in deliveries_expiry (expiry, id) for the sweep. A zero
-// ExpiresAt means the record never expires.
+// A delivery is one JSON record in delivery_records, keyed by a sequence
+// number (so records are appended, in the order deliveries are first
+// logged), plus three index entries: its id in ids (id|'d' → sequence
+// number, beside the delivery's idempotency key); one in
+// deliveries_by_endpoint (endpoint, newest CreatedAt first, id → sequence
+// number and expiry, so listings skip expired records without decoding
+// them); and one in deliveries_expiry (expiry, id) for the sweep. A zero
+// ExpiresAt means the record never expires. A later attempt rewrites the
+// record in place.
 
-func expiryValue(t time.Time) []byte {
-	if t.IsZero() {
-		return nil
+// byEndpointValue is a deliveries_by_endpoint value: the record's sequence
+// number and its expiry (math.MaxInt64: never).
+func byEndpointValue(seq []byte, expiresAt time.Time) []byte {
+	exp := int64(math.MaxInt64)
+	if !expiresAt.IsZero() {
+		exp = nanos(expiresAt)
 	}
-	return binary.BigEndian.AppendUint64(nil, uint64(nanos(t)))
+	return binary.BigEndian.AppendUint64(slices.Clip(seq), uint64(exp))
 }
 
-// expired reports whether an index value from expiryValue is past now.
+// expired reports whether a deliveries_by_endpoint value is past now.
 func expired(v []byte, now int64) bool {
-	return len(v) == 8 && int64(binary.BigEndian.Uint64(v)) <= now
+	return len(v) == 16 && int64(binary.BigEndian.Uint64(v[8:])) <= now
 }
 
 func isExpired(t time.Time, now time.Time) bool { return !t.IsZero() && !t.After(now) }
@@ -38,49 +46,93 @@ func byEndpointKey(d *webhook.Delivery) []byte {
 	return join(endpointPrefix(d.EndpointID), invTimeKey(d.CreatedAt), []byte(d.ID))
 }
 
-func getDelivery(tx *bbolt.Tx, id string) (*webhook.Delivery, error) {
-	v := tx.Bucket(bucketDeliveries).Get([]byte(id))
+func expiryKey(d *webhook.Delivery) []byte {
+	return join(timeKey(d.ExpiresAt), []byte(d.ID))
+}
+
+// getDelivery returns the delivery with id and its record's key, or nil.
+func getDelivery(tx *bbolt.Tx, id string) (*webhook.Delivery, []byte, error) {
+	seq := tx.Bucket(bucketIDs).Get(deliveryID(id))
+	if seq == nil {
+		return nil, nil, nil
+	}
+	d, err := getRecord(tx, seq)
+	if err != nil || d == nil {
+		return nil, nil, err
+	}
+	return d, seq, nil
+}
+
+func getRecord(tx *bbolt.Tx, seq []byte) (*webhook.Delivery, error) {
+	v := tx.Bucket(bucketDeliveryRecords).Get(seq)
 	if v == nil {
 		return nil, nil
 	}
 	d := new(webhook.Delivery)
 	if err := json.Unmarshal(v, d); err != nil {
-		return nil, fmt.Errorf("decode delivery %s: %w", id, err)
+		return nil, fmt.Errorf("decode delivery %x: %w", seq, err)
 	}
 	return d, nil
 }
 
-// deleteDelivery removes d and its index entries.
-func deleteDelivery(tx *bbolt.Tx, d *webhook.Delivery) error {
+// deleteIndexes removes d's entries in the endpoint and expiry indexes.
+func deleteIndexes(tx *bbolt.Tx, d *webhook.Delivery) error {
 	if err := tx.Bucket(bucketDeliveriesEndpoint).Delete(byEndpointKey(d)); err != nil {
 		return err
 	}
 	if !d.ExpiresAt.IsZero() {
-		if err := tx.Bucket(bucketDeliveriesExpiry).Delete(join(timeKey(d.ExpiresAt), []byte(d.ID))); err != nil {
+		if err := tx.Bucket(bucketDeliveriesExpiry).Delete(expiryKey(d)); err != nil {
 			return err
 		}
 	}
-	return tx.Bucket(bucketDeliveries).Delete([]byte(d.ID))
+	return nil
 }
 
-func putDelivery(tx *bbolt.Tx, d *webhook.Delivery) error {
-	v, err := json.Marshal(d)
-	if err != nil {
+// deleteDelivery removes d, whose record is at seq, and its index entries.
+func deleteDelivery(tx *bbolt.Tx, d *webhook.Delivery, seq []byte) error {
+	if err := deleteIndexes(tx, d); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bucketDeliveriesEndpoint).Put(byEndpointKey(d), expiryValue(d.ExpiresAt)); err != nil {
+	if err := tx.Bucket(bucketIDs).Delete(deliveryID(d.ID)); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketDeliveryRecords).Delete(seq)
+}
+
+// putDelivery stores d's record v at seq (a new one if nil) and indexes it.
+func putDelivery(tx *bbolt.Tx, d *webhook.Delivery, seq, v []byte) error {
+	records := tx.Bucket(bucketDeliveryRecords)
+	if seq == nil {
+		n, err := records.NextSequence()
+		if err != nil {
+			return err
+		}
+		seq = seqKey(n)
+		records.FillPercent = appendFill
+		if err := tx.Bucket(bucketIDs).Put(deliveryID(d.ID), seq); err != nil {
+			return err
+		}
+	}
+	if err := records.Put(seq, v); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketDeliveriesEndpoint).Put(byEndpointKey(d), byEndpointValue(seq, d.ExpiresAt)); err != nil {
 		return err
 	}
 	if !d.ExpiresAt.IsZero() {
-		if err := tx.Bucket(bucketDeliveriesExpiry).Put(join(timeKey(d.ExpiresAt), []byte(d.ID)), nil); err != nil {
+		exp := tx.Bucket(bucketDeliveriesExpiry)
+		exp.FillPercent = appendFill
+		if err := exp.Put(expiryKey(d), nil); err != nil {
 			return err
 		}
 	}
-	return tx.Bucket(bucketDeliveries).Put([]byte(d.ID), v)
+	return nil
 }
 
 // AppendAttempt implements webhook.DeliveryLog. A record past its ExpiresAt
-// counts as absent: the call creates it afresh.
+// counts as absent: the call creates it afresh. The record of a new
+// delivery is encoded before the write is queued, so the group commit only
+// has to check that the delivery is new and store it.
 func (db *DB) AppendAttempt(ctx context.Context, d *webhook.Delivery, a webhook.Attempt) error {
 	switch {
 	case d.ID == "":
@@ -90,30 +142,36 @@ func (db *DB) AppendAttempt(ctx context.Context, d *webhook.Delivery, a webhook.
 	case a.N < 1:
 		return fmt.Errorf("bolt: append attempt to %s: %w", d.ID, webhook.Invalid("attempt", "must be at least 1, got %d", a.N))
 	}
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		rec, err := getDelivery(tx, d.ID)
+	fresh := *d
+	fresh.Attempts = []webhook.Attempt{a}
+	v, err := json.Marshal(&fresh)
+	if err != nil {
+		return fmt.Errorf("bolt: append attempt %d to %s: %w", a.N, d.ID, err)
+	}
+	err = db.update(ctx, func(tx *bbolt.Tx) error {
+		rec, seq, err := getDelivery(tx, d.ID)
 		if err != nil {
 			return err
 		}
-		if rec != nil {
-			// Drop the old index entries; putDelivery writes the new ones.
-			if err := deleteDelivery(tx, rec); err != nil {
-				return err
-			}
-			if isExpired(rec.ExpiresAt, db.now()) {
-				rec = nil
-			}
-		}
 		if rec == nil {
-			c := *d
-			rec = &c
-			rec.Attempts = nil
+			return putDelivery(tx, &fresh, seq, v)
+		}
+		// Drop the old index entries; putDelivery writes the new ones.
+		if err := deleteIndexes(tx, rec); err != nil {
+			return err
+		}
+		if isExpired(rec.ExpiresAt, db.now()) {
+			return putDelivery(tx, &fresh, seq, v)
 		}
 		rec.Status, rec.UpdatedAt, rec.ExpiresAt = d.Status, d.UpdatedAt, d.ExpiresAt
 		rec.Attempts = slices.DeleteFunc(slices.Clone(rec.Attempts), func(x webhook.Attempt) bool { return x.N == a.N })
 		rec.Attempts = append(rec.Attempts, a)
 		slices.SortStableFunc(rec.Attempts, func(x, y webhook.Attempt) int { return x.N - y.N })
-		return putDelivery(tx, rec)
+		merged, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		return putDelivery(tx, rec, seq, merged)
 	})
 	if err != nil {
 		return fmt.Errorf("bolt: append attempt %d to %s: %w", a.N, d.ID, err)
@@ -126,7 +184,7 @@ func (db *DB) GetDelivery(ctx context.Context, id string) (*webhook.Delivery, er
 	var d *webhook.Delivery
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
 		var err error
-		d, err = getDelivery(tx, id)
+		d, _, err = getDelivery(tx, id)
 		return err
 	})
 	if err == nil && (d == nil || isExpired(d.ExpiresAt, db.now())) {
@@ -177,8 +235,7 @@ func (db *DB) ListDeliveries(ctx context.Context, endpointID string, p webhook.P
 				next = encodeCursor(last[len(prefix):])
 				return nil
 			}
-			id := k[len(prefix)+8:]
-			d, err := getDelivery(tx, string(id))
+			d, err := getRecord(tx, v[:8])
 			if err != nil {
 				return err
 			}
@@ -212,7 +269,7 @@ func (db *DB) Sweep(ctx context.Context) (int, error) {
 			ids = append(ids, k)
 		}
 		for _, k := range ids {
-			d, err := getDelivery(tx, string(k[8:]))
+			d, seq, err := getDelivery(tx, string(k[8:]))
 			if err != nil {
 				return err
 			}
@@ -223,7 +280,7 @@ func (db *DB) Sweep(ctx context.Context) (int, error) {
 				}
 				continue
 			}
-			if err := deleteDelivery(tx, d); err != nil {
+			if err := deleteDelivery(tx, d, seq); err != nil {
 				return err
 			}
 			removed++
@@ -246,8 +303,8 @@ func (db *DB) Sweep(ctx context.Context) (int, error) {
 			if rec != nil {
 				continue // a stray index entry: the key lives on
 			}
-			if tx.Bucket(bucketKeys).Get(key) != nil {
-				if err := tx.Bucket(bucketKeys).Delete(key); err != nil {
+			if id := keyID(string(key)); tx.Bucket(bucketIDs).Get(id) != nil {
+				if err := tx.Bucket(bucketIDs).Delete(id); err != nil {
 					return err
 				}
 				removed++
@@ -257,6 +314,11 @@ func (db *DB) Sweep(ctx context.Context) (int, error) {
 	})
 	if err != nil {
 		return 0, fmt.Errorf("bolt: sweep: %w", err)
+	}
+	db.forgetLeases(db.now().UnixNano())
+	select { // purge what fewer than purgeEvery deletes left
+	case db.purge <- struct{}{}:
+	default:
 	}
 	return removed, nil
 }

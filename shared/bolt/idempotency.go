@@ -2,7 +2,8 @@ package bolt
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,27 +12,55 @@ import (
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
-// keyRecord is an idempotency key's state. A key with a Token is held by
-// that lease until LeaseUntil; Released is the highest attempt released;
-// Done keys are finished. Times are Unix nanoseconds.
+// keyRecord is an idempotency key's stored state: Done keys are finished;
+// Released is the highest attempt released; Attempt the attempt that last
+// ended. Leases are not stored (see the package doc). Times are Unix
+// nanoseconds.
 type keyRecord struct {
-	Done       bool   `json:"done,omitempty"`
-	Attempt    int    `json:"attempt"`
-	Released   int    `json:"released,omitempty"`
-	Token      string `json:"token,omitempty"`
-	LeaseUntil int64  `json:"lease_until,omitempty"`
-	ExpiresAt  int64  `json:"expires_at"`
+	Done      bool
+	Attempt   int
+	Released  int
+	ExpiresAt int64
+}
+
+const keyRecordVersion = 1
+
+// encode returns version(1) | done(1) | uvarint attempt | uvarint released | expiresAt(8).
+func (rec *keyRecord) encode() []byte {
+	v := make([]byte, 2, 2+2*binary.MaxVarintLen64+8)
+	v[0] = keyRecordVersion
+	if rec.Done {
+		v[1] = 1
+	}
+	v = binary.AppendUvarint(v, uint64(rec.Attempt))
+	v = binary.AppendUvarint(v, uint64(rec.Released))
+	return binary.BigEndian.AppendUint64(v, uint64(rec.ExpiresAt))
+}
+
+func decodeKeyRecord(v []byte) (*keyRecord, error) {
+	if len(v) < 2 || v[0] != keyRecordVersion {
+		return nil, errors.New("corrupt key record")
+	}
+	rec := &keyRecord{Done: v[1] == 1}
+	attempt, n := binary.Uvarint(v[2:])
+	released, m := binary.Uvarint(v[2+max(n, 0):])
+	if n <= 0 || m <= 0 || len(v) != 2+n+m+8 {
+		return nil, errors.New("corrupt key record")
+	}
+	rec.Attempt, rec.Released = int(attempt), int(released)
+	rec.ExpiresAt = int64(binary.BigEndian.Uint64(v[2+n+m:]))
+	return rec, nil
 }
 
 // getKey returns the live record of key, or nil if there is none (or it
 // expired), with the stored record's expiry (0 if none) for reindexing.
 func getKey(tx *bbolt.Tx, key string, now int64) (rec *keyRecord, storedExpiry int64, err error) {
-	v := tx.Bucket(bucketKeys).Get([]byte(key))
+	v := tx.Bucket(bucketIDs).Get(keyID(key))
 	if v == nil {
 		return nil, 0, nil
 	}
-	rec = new(keyRecord)
-	if err := json.Unmarshal(v, rec); err != nil {
+	rec, err = decodeKeyRecord(v)
+	if err != nil {
 		return nil, 0, fmt.Errorf("decode key %q: %w", key, err)
 	}
 	if rec.ExpiresAt <= now {
@@ -42,11 +71,8 @@ func getKey(tx *bbolt.Tx, key string, now int64) (rec *keyRecord, storedExpiry i
 
 // putKey stores rec, moving its entry in the expiry index.
 func putKey(tx *bbolt.Tx, key string, rec *keyRecord, storedExpiry int64) error {
-	v, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
 	exp := tx.Bucket(bucketKeysExpiry)
+	exp.FillPercent = appendFill
 	if storedExpiry != 0 && storedExpiry != rec.ExpiresAt {
 		if err := exp.Delete(join(timeKey(time.Unix(0, storedExpiry)), []byte(key))); err != nil {
 			return err
@@ -55,10 +81,73 @@ func putKey(tx *bbolt.Tx, key string, rec *keyRecord, storedExpiry int64) error 
 	if err := exp.Put(join(timeKey(time.Unix(0, rec.ExpiresAt)), []byte(key)), nil); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketKeys).Put([]byte(key), v)
+	return tx.Bucket(bucketIDs).Put(keyID(key), rec.encode())
 }
 
-// Acquire implements webhook.Idempotency.
+// Leases live in memory (see the package doc): keyLease is a held lease,
+// keyState a key with a lease or with a call in progress.
+type keyLease struct {
+	attempt int
+	token   string
+	until   int64 // the lease runs out (Unix ns)
+	forget  int64 // when the key would have expired, had the lease been stored
+}
+
+type keyState struct {
+	lease *keyLease
+	// busy is non-nil (and closed when done) while an Acquire reads the
+	// key's stored state or a Finish or Release commits: other calls on
+	// the key wait for it, so that each sees the outcome of the one before.
+	busy chan struct{}
+}
+
+// lockKey locks db.kmu and returns key's state (nil if none) once no call
+// is busy with it. On error it returns with db.kmu unlocked.
+func (db *DB) lockKey(ctx context.Context, key string) (*keyState, error) {
+	for {
+		db.kmu.Lock()
+		s := db.leases[key]
+		if s == nil || s.busy == nil {
+			return s, nil
+		}
+		busy := s.busy
+		db.kmu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-db.done:
+			return nil, ErrClosed
+		}
+	}
+}
+
+// unbusyLocked ends s's busy state and forgets s if it holds no lease.
+func (db *DB) unbusyLocked(key string, s *keyState) {
+	close(s.busy)
+	s.busy = nil
+	if s.lease == nil {
+		delete(db.leases, key)
+	}
+}
+
+// readKey returns key's live stored record, or an empty one.
+func (db *DB) readKey(ctx context.Context, key string, now int64) (*keyRecord, error) {
+	var rec *keyRecord
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		var err error
+		rec, _, err = getKey(tx, key, now)
+		return err
+	})
+	if err == nil && rec == nil {
+		rec = new(keyRecord)
+	}
+	return rec, err
+}
+
+// Acquire implements webhook.Idempotency. It reads the key's stored state
+// (done, highest attempt released) and keeps the lease in memory: it
+// writes nothing.
 func (db *DB) Acquire(ctx context.Context, key string, n int, lease time.Duration) (webhook.Lease, error) {
 	switch {
 	case key == "":
@@ -69,40 +158,53 @@ func (db *DB) Acquire(ctx context.Context, key string, n int, lease time.Duratio
 		return webhook.Lease{}, fmt.Errorf("bolt: acquire %s: %w", key, webhook.Invalid("lease", "must be positive, got %s", lease))
 	}
 	l := webhook.Lease{Key: key, Attempt: n, Token: token(16)}
-	var result error
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		result = nil
-		now := db.now().UnixNano()
-		rec, stored, err := getKey(tx, key, now)
-		if err != nil {
-			return err
-		}
-		if rec == nil {
-			rec = new(keyRecord)
-		}
-		switch {
-		case rec.Done:
-			result = webhook.ErrDone
-			return nil
-		case n <= rec.Released:
-			result = fmt.Errorf("attempt %d released: %w", rec.Released, webhook.ErrStale)
-			return nil
-		case rec.Token != "" && rec.LeaseUntil > now:
-			result = fmt.Errorf("attempt %d leased for %s more: %w", rec.Attempt, time.Duration(rec.LeaseUntil-now), webhook.ErrHeld)
-			return nil
-		}
-		rec.Attempt, rec.Token = n, l.Token
-		rec.LeaseUntil = now + int64(lease)
-		rec.ExpiresAt = max(now+int64(db.opts.KeyTTL), rec.LeaseUntil)
-		return putKey(tx, key, rec, stored)
-	})
-	if err == nil {
-		err = result
-	}
-	if err != nil {
+	if err := db.acquire(ctx, l, lease); err != nil {
 		return webhook.Lease{}, fmt.Errorf("bolt: acquire %s attempt %d: %w", key, n, err)
 	}
 	return l, nil
+}
+
+func (db *DB) acquire(ctx context.Context, l webhook.Lease, lease time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if db.isClosed() {
+		return ErrClosed
+	}
+	s, err := db.lockKey(ctx, l.Key)
+	if err != nil {
+		return err
+	}
+	now := db.now().UnixNano()
+	if s != nil && s.lease != nil && s.lease.until > now {
+		held := s.lease
+		db.kmu.Unlock()
+		return fmt.Errorf("attempt %d leased for %s more: %w", held.attempt, time.Duration(held.until-now), webhook.ErrHeld)
+	}
+	if s == nil {
+		s = new(keyState)
+		db.leases[l.Key] = s
+	}
+	s.busy = make(chan struct{})
+	db.kmu.Unlock()
+
+	rec, err := db.readKey(ctx, l.Key, now)
+	switch {
+	case err != nil:
+	case rec.Done:
+		err = webhook.ErrDone
+	case l.Attempt <= rec.Released:
+		err = fmt.Errorf("attempt %d released: %w", rec.Released, webhook.ErrStale)
+	}
+
+	db.kmu.Lock()
+	if err == nil {
+		until := now + int64(lease)
+		s.lease = &keyLease{attempt: l.Attempt, token: l.Token, until: until, forget: max(now+int64(db.opts.KeyTTL), until)}
+	}
+	db.unbusyLocked(l.Key, s)
+	db.kmu.Unlock()
+	return err
 }
 
 // Finish implements webhook.Idempotency. A lease that expired but was not
@@ -122,74 +224,97 @@ func (db *DB) Release(ctx context.Context, l webhook.Lease) error {
 	return nil
 }
 
+// endLease checks that l is the key's current lease, stores the key's new
+// state (done, or attempt released) and drops the lease. If the write
+// fails the lease is kept, so that the call can be retried.
 func (db *DB) endLease(ctx context.Context, l webhook.Lease, done bool) error {
 	if l.Key == "" || l.Token == "" {
 		return webhook.Invalid("lease", "not a lease returned by Acquire")
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s, err := db.lockKey(ctx, l.Key)
+	if err != nil {
+		return err
+	}
+	now := db.now().UnixNano()
+	if s == nil || s.lease == nil || s.lease.token != l.Token || s.lease.forget <= now {
+		db.kmu.Unlock()
+		return fmt.Errorf("not the key's current lease: %w", webhook.ErrConflict)
+	}
+	attempt := s.lease.attempt
+	s.busy = make(chan struct{})
+	db.kmu.Unlock()
+
 	var result error
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
+	err = db.update(ctx, func(tx *bbolt.Tx) error {
 		result = nil
 		now := db.now().UnixNano()
 		rec, stored, err := getKey(tx, l.Key, now)
 		if err != nil {
 			return err
 		}
-		if rec == nil || rec.Done || rec.Token != l.Token {
-			result = fmt.Errorf("not the key's current lease: %w", webhook.ErrConflict)
+		if rec == nil {
+			rec = new(keyRecord)
+		}
+		if rec.Done { // cannot happen: Finish needs the lease
+			result = fmt.Errorf("key is done: %w", webhook.ErrConflict)
 			return nil
 		}
 		if done {
 			rec.Done = true
 		} else {
-			rec.Released = max(rec.Released, rec.Attempt)
+			rec.Released = max(rec.Released, attempt)
 		}
-		rec.Token, rec.LeaseUntil = "", 0
+		rec.Attempt = attempt
 		rec.ExpiresAt = now + int64(db.opts.KeyTTL)
 		return putKey(tx, l.Key, rec, stored)
 	})
 	if err == nil {
 		err = result
 	}
+	db.kmu.Lock()
+	if err == nil {
+		s.lease = nil
+	}
+	db.unbusyLocked(l.Key, s)
+	db.kmu.Unlock()
 	return err
 }
 
-// ReleaseAllLeases drops every unexpired idempotency lease, as if it had
-// expired: the next Acquire of the same attempt takes the key over, and
-// Finish or Release with a dropped lease returns ErrConflict. Call it at
-// start-up of a single-process deployment, where leases left by a previous
-// run are dead. It reads every key (one scan of the keys bucket).
+// ReleaseAllLeases drops every lease, as if it had expired: the next
+// Acquire of the same attempt takes the key over, and Finish or Release
+// with a dropped lease returns ErrConflict. Leases are kept in memory, so
+// none survives Close; a single-process deployment may still call it at
+// start-up, where it is cheap (no scan, no write).
 func (db *DB) ReleaseAllLeases(ctx context.Context) error {
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		now := db.now().UnixNano()
-		b := tx.Bucket(bucketKeys)
-		type held struct {
-			key string
-			rec *keyRecord
-		}
-		var hs []held
-		err := b.ForEach(func(k, v []byte) error {
-			var rec keyRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("decode key %q: %w", k, err)
-			}
-			if rec.Token != "" && rec.ExpiresAt > now {
-				hs = append(hs, held{string(k), &rec})
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, h := range hs {
-			h.rec.Token, h.rec.LeaseUntil = "", 0
-			if err := putKey(tx, h.key, h.rec, h.rec.ExpiresAt); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bolt: release all leases: %w", err)
 	}
+	if db.isClosed() {
+		return fmt.Errorf("bolt: release all leases: %w", ErrClosed)
+	}
+	db.kmu.Lock()
+	defer db.kmu.Unlock()
+	for key, s := range db.leases {
+		s.lease = nil
+		if s.busy == nil {
+			delete(db.leases, key)
+		}
+	}
 	return nil
+}
+
+// forgetLeases drops the leases that outlived their key (KeyTTL after they
+// were taken, or their end if later), as a stored lease would have
+// expired with its key. Sweep calls it.
+func (db *DB) forgetLeases(now int64) {
+	db.kmu.Lock()
+	defer db.kmu.Unlock()
+	for key, s := range db.leases {
+		if s.busy == nil && s.lease != nil && s.lease.forget <= now {
+			delete(db.leases, key)
+		}
+	}
 }

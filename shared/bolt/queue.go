@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"encoding/binary"
@@ -23,10 +24,16 @@ const (
 	maxQueueNameSize = 80
 )
 
-// The queue model. Messages live in bolt, in one bucket per queue under
-// "queues", keyed by an 8-byte big-endian sequence number (send order):
+// The queue model. Messages live in bolt, every queue's in one bucket,
+// "messages", keyed by an 8-byte big-endian sequence number shared by all
+// queues (send order), so that sends append to one place whatever the
+// queue:
 //
-//	value = version(1) | readyAt(8, Unix ns) | sentAt(8, Unix ns) | len(id)(1) | id | body
+//	value = version(1) | len(queue)(1) | queue | readyAt(8, Unix ns) | sentAt(8, Unix ns) | len(id)(1) | id | body
+//
+// The bucket "queues" lists the queues ever sent to (name → nil). A
+// deleted message leaves a tombstone in "acks" until the next purge (see
+// DeleteMessage); Open skips acknowledged messages.
 //
 // Everything else — visibility, receipts, receive counts — lives in memory:
 // per queue, a map from sequence number to a small message header (no
@@ -40,7 +47,7 @@ const (
 // receive count of 0: messages that were in flight are handed out again,
 // which is at-least-once delivery, as on SQS.
 
-const messageVersion = 1
+const messageVersion = 2 // 1: the legacy layout (see migrate.go)
 
 type message struct {
 	seq       uint64
@@ -145,9 +152,10 @@ func parseReceipt(r string) (uint64, bool) {
 	return seq, err == nil
 }
 
-func encodeMessage(id string, readyAt, sentAt int64, body []byte) []byte {
-	v := make([]byte, 0, 18+len(id)+len(body))
-	v = append(v, messageVersion)
+func encodeMessage(queue, id string, readyAt, sentAt int64, body []byte) []byte {
+	v := make([]byte, 0, 19+len(queue)+len(id)+len(body))
+	v = append(v, messageVersion, byte(len(queue)))
+	v = append(v, queue...)
 	v = binary.BigEndian.AppendUint64(v, uint64(readyAt))
 	v = binary.BigEndian.AppendUint64(v, uint64(sentAt))
 	v = append(v, byte(len(id)))
@@ -155,31 +163,52 @@ func encodeMessage(id string, readyAt, sentAt int64, body []byte) []byte {
 	return append(v, body...)
 }
 
-// decodeMessage parses a stored message; body aliases v.
-func decodeMessage(v []byte) (id string, readyAt, sentAt int64, body []byte, err error) {
-	if len(v) < 18 || v[0] != messageVersion || len(v) < 18+int(v[17]) {
-		return "", 0, 0, nil, errors.New("corrupt queue message")
+var errCorruptMessage = errors.New("corrupt queue message")
+
+// decodeMessage parses a stored message; queue and body alias v.
+func decodeMessage(v []byte) (queue []byte, id string, readyAt, sentAt int64, body []byte, err error) {
+	if len(v) < 2 || v[0] != messageVersion || len(v) < 2+int(v[1])+17 {
+		return nil, "", 0, 0, nil, errCorruptMessage
 	}
-	readyAt = int64(binary.BigEndian.Uint64(v[1:]))
-	sentAt = int64(binary.BigEndian.Uint64(v[9:]))
-	n := 18 + int(v[17])
-	return string(v[18:n]), readyAt, sentAt, v[n:], nil
+	queue, v = v[2:2+int(v[1])], v[2+int(v[1]):]
+	readyAt = int64(binary.BigEndian.Uint64(v))
+	sentAt = int64(binary.BigEndian.Uint64(v[8:]))
+	n := 17 + int(v[16])
+	if len(v) < n {
+		return nil, "", 0, 0, nil, errCorruptMessage
+	}
+	return queue, string(v[17:n]), readyAt, sentAt, v[n:], nil
 }
 
 func (db *DB) loadQueues() error {
 	return db.bolt.View(func(tx *bbolt.Tx) error {
-		qs := tx.Bucket(bucketQueues)
-		return qs.ForEachBucket(func(name []byte) error {
+		err := tx.Bucket(bucketQueues).ForEach(func(name, _ []byte) error {
+			db.queueLocked(string(name)).persisted = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		acked := map[string]bool{}
+		err = tx.Bucket(bucketAcks).ForEach(func(k, _ []byte) error {
+			acked[string(k)] = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
+			if acked[string(k)] {
+				return nil
+			}
+			name, id, readyAt, sentAt, _, err := decodeMessage(v)
+			if err != nil || len(k) != 8 {
+				return fmt.Errorf("queue message %x: corrupt", k)
+			}
 			q := db.queueLocked(string(name))
 			q.persisted = true
-			return qs.Bucket(name).ForEach(func(k, v []byte) error {
-				id, readyAt, sentAt, _, err := decodeMessage(v)
-				if err != nil || len(k) != 8 {
-					return fmt.Errorf("queue %s: message %x: corrupt", name, k)
-				}
-				q.push(&message{seq: binary.BigEndian.Uint64(k), id: id, sentAt: sentAt, visibleAt: readyAt})
-				return nil
-			})
+			q.push(&message{seq: binary.BigEndian.Uint64(k), id: id, sentAt: sentAt, visibleAt: readyAt})
+			return nil
 		})
 	})
 }
@@ -231,18 +260,25 @@ func (db *DB) SendMessages(ctx context.Context, name string, msgs []webhook.OutM
 	vals := make([][]byte, len(msgs))
 	for i, m := range msgs {
 		ms[i] = &message{id: newUUID(), sentAt: now, visibleAt: now + int64(m.Delay)}
-		vals[i] = encodeMessage(ms[i].id, ms[i].visibleAt, now, m.Body)
+		vals[i] = encodeMessage(name, ms[i].id, ms[i].visibleAt, now, m.Body)
 	}
+	db.qmu.Lock()
+	known := db.queueLocked(name).persisted
+	db.qmu.Unlock()
 	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		qb, err := tx.Bucket(bucketQueues).CreateBucketIfNotExists([]byte(name))
-		if err != nil {
-			return err
-		}
-		for i, m := range ms {
-			if m.seq, err = qb.NextSequence(); err != nil {
+		if !known {
+			if err := tx.Bucket(bucketQueues).Put([]byte(name), nil); err != nil {
 				return err
 			}
-			if err := qb.Put(seqKey(m.seq), vals[i]); err != nil {
+		}
+		b := tx.Bucket(bucketMessages)
+		b.FillPercent = appendFill
+		for i, m := range ms {
+			var err error
+			if m.seq, err = b.NextSequence(); err != nil {
+				return err
+			}
+			if err := b.Put(seqKey(m.seq), vals[i]); err != nil {
 				return err
 			}
 		}
@@ -333,17 +369,14 @@ func (db *DB) readBodies(ctx context.Context, name string, taken []message) ([]w
 	out := make([]webhook.InMessage, 0, len(taken))
 	var gone []message
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
-		qb := tx.Bucket(bucketQueues).Bucket([]byte(name))
+		b := tx.Bucket(bucketMessages)
 		for _, m := range taken {
-			var v []byte
-			if qb != nil {
-				v = qb.Get(seqKey(m.seq))
-			}
+			v := b.Get(seqKey(m.seq))
 			if v == nil {
 				gone = append(gone, m)
 				continue
 			}
-			_, _, _, body, err := decodeMessage(v)
+			_, _, _, _, body, err := decodeMessage(v)
 			if err != nil {
 				return fmt.Errorf("message %x: %w", m.seq, err)
 			}
@@ -410,11 +443,9 @@ func (db *DB) DeleteMessage(ctx context.Context, name, receipt string) error {
 		return nil
 	}
 	err = db.update(ctx, func(tx *bbolt.Tx) error {
-		qb := tx.Bucket(bucketQueues).Bucket([]byte(name))
-		if qb == nil {
-			return nil
-		}
-		return qb.Delete(seqKey(m.seq))
+		b := tx.Bucket(bucketAcks)
+		b.FillPercent = appendFill
+		return b.Put(seqKey(m.seq), nil)
 	})
 	if err != nil {
 		db.qmu.Lock() // not deleted: put it back
@@ -425,7 +456,78 @@ func (db *DB) DeleteMessage(ctx context.Context, name, receipt string) error {
 		db.qmu.Unlock()
 		return fmt.Errorf("bolt: delete message %s from queue %s: %w", m.id, name, err)
 	}
+	if db.acked.Add(1) == purgeEvery {
+		select {
+		case db.purge <- struct{}{}:
+		default:
+		}
+	}
 	return nil
+}
+
+// Deleting a message writes a tombstone (its sequence number) to the acks
+// bucket, appended like the messages themselves: one small entry in a
+// page every delete of a commit shares, where deleting the message would
+// rewrite a page of its own. The purge removes acknowledged messages and
+// their tombstones in bulk, every purgeEvery deletes (and at Open and
+// each Sweep): as messages are mostly deleted oldest first, it frees whole
+// pages of them at once.
+const (
+	purgeEvery = 1024
+	purgeLimit = 8 * purgeEvery // tombstones a purge takes at most
+)
+
+func (db *DB) purgeLoop() {
+	defer db.wg.Done()
+	for {
+		select {
+		case <-db.done:
+			return
+		case <-db.purge:
+			db.purgeAcks(context.Background()) // errors: retried at the next purge
+		}
+	}
+}
+
+// purgeAcks removes up to limit acknowledged messages (all if limit < 0)
+// and their tombstones, purgeLimit at a time.
+func (db *DB) purgeAcks(ctx context.Context) error {
+	for {
+		var n int
+		db.acked.Store(0)
+		err := db.update(ctx, func(tx *bbolt.Tx) (err error) {
+			n, err = purgeTx(tx, purgeLimit)
+			return err
+		})
+		if err != nil || n < purgeLimit {
+			return err
+		}
+	}
+}
+
+// purgeTx removes up to limit acknowledged messages (all if limit < 0)
+// and their tombstones, and reports how many.
+func purgeTx(tx *bbolt.Tx, limit int) (int, error) {
+	acks, msgs := tx.Bucket(bucketAcks), tx.Bucket(bucketMessages)
+	var ks [][]byte
+	c := acks.Cursor()
+	for k, _ := c.First(); k != nil && (limit < 0 || len(ks) < limit); k, _ = c.Next() {
+		ks = append(ks, k)
+	}
+	mc := msgs.Cursor()
+	for _, k := range ks {
+		if mk, _ := mc.Seek(k); bytes.Equal(mk, k) {
+			if err := mc.Delete(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	for _, k := range ks {
+		if err := acks.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(ks), nil
 }
 
 // ChangeVisibility implements webhook.Queue. A stale receipt is a no-op,
