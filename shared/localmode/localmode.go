@@ -77,6 +77,11 @@ type Config struct {
 // exceeds the attempt timeout so a slow attempt is not handed out twice.
 const Visibility = 30 * time.Second
 
+// eventPollers is how many pollers hand accepted events to the filter
+// handler, each up to 10 at a time; each event costs a few durable writes
+// in a row, so throughput needs many in flight.
+const eventPollers = 8
+
 // RetryBackoff is how soon a message reported as a batch item failure is
 // handed out again.
 const RetryBackoff = 2 * time.Second
@@ -179,7 +184,7 @@ func Start(cfg Config) (*Server, error) {
 			log.Error("http server stopped", "error", err.Error())
 		}
 	})
-	s.startPoller(EventQueue, 2, s.pollEvents)
+	s.startPoller(EventQueue, eventPollers, s.pollEvents)
 	s.wg.Go(s.supervise)
 	log.Info("local mode listening", "addr", ln.Addr().String(), "data", cfg.DataDir, "plan", cfg.Plan.Name)
 	return s, nil
