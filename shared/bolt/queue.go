@@ -19,9 +19,9 @@ import (
 
 // Queue limits (those of SQS, so that local mode rejects what AWS would).
 const (
-	MaxMessageSize   = 256 << 10      // bytes of body
-	MaxVisibility    = 12 * time.Hour // visibility timeout
-	maxQueueNameSize = 80
+	MaxMessageSize   = webhook.MaxMessageSize // bytes of body
+	MaxVisibility    = 12 * time.Hour         // visibility timeout
+	maxQueueNameSize = webhook.MaxQueueName
 )
 
 // The queue model. Messages live in bolt, every queue's in one bucket,
@@ -213,35 +213,9 @@ func (db *DB) loadQueues() error {
 	})
 }
 
-func checkQueueName(name string) error {
-	if name == "" || len(name) > maxQueueNameSize || strings.ContainsFunc(name, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
-	}) {
-		return webhook.Invalid("queue", "must be 1 to %d letters, digits, hyphens or underscores, got %q", maxQueueNameSize, name)
-	}
-	return nil
-}
+func checkQueueName(name string) error { return webhook.CheckQueueName(name) }
 
-func checkOutMessages(msgs []webhook.OutMessage) error {
-	seen := make(map[string]bool, len(msgs))
-	for i, m := range msgs {
-		field := func(f string) string { return fmt.Sprintf("messages[%d].%s", i, f) }
-		switch {
-		case m.ID == "":
-			return webhook.Invalid(field("id"), "required")
-		case seen[m.ID]:
-			return webhook.Invalid(field("id"), "%q is used twice in the call", m.ID)
-		case len(m.Body) == 0:
-			return webhook.Invalid(field("body"), "required")
-		case len(m.Body) > MaxMessageSize:
-			return webhook.Invalid(field("body"), "%d bytes is over the %d byte limit", len(m.Body), MaxMessageSize)
-		case m.Delay < 0 || m.Delay > webhook.MaxQueueDelay:
-			return webhook.Invalid(field("delay"), "must be between 0 and %s, got %s", webhook.MaxQueueDelay, m.Delay)
-		}
-		seen[m.ID] = true
-	}
-	return nil
-}
+func checkOutMessages(msgs []webhook.OutMessage) error { return webhook.CheckOutMessages(msgs) }
 
 // SendMessages implements webhook.Queue. A queue is created by the first
 // message sent to it.

@@ -62,14 +62,14 @@ const (
 
 	// MaxMessageSize is the largest body SendMessages accepts: SQS's
 	// classic limit (AWS raised it to 1 MiB in 2025; the port keeps 256 KiB).
-	MaxMessageSize = 256 << 10
+	MaxMessageSize = webhook.MaxMessageSize
 	// MaxVisibility is SQS's longest visibility timeout.
 	MaxVisibility = 12 * time.Hour
 
 	maxBatch         = 10        // entries in one SQS batch call
 	maxBatchBytes    = 256 << 10 // bodies in one SendMessageBatch
 	maxWait          = 20 * time.Second
-	maxQueueNameSize = 80
+	maxQueueNameSize = webhook.MaxQueueName
 	maxEntryIDSize   = 80
 )
 
@@ -372,35 +372,9 @@ func seconds(d time.Duration) int32 {
 	return int32((d + time.Second - 1) / time.Second)
 }
 
-func checkQueueName(name string) error {
-	if name == "" || len(name) > maxQueueNameSize || strings.ContainsFunc(name, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
-	}) {
-		return webhook.Invalid("queue", "must be 1 to %d letters, digits, hyphens or underscores with the prefix, got %q", maxQueueNameSize, name)
-	}
-	return nil
-}
+func checkQueueName(name string) error { return webhook.CheckQueueName(name) }
 
-func checkOutMessages(msgs []webhook.OutMessage) error {
-	seen := make(map[string]bool, len(msgs))
-	for i, m := range msgs {
-		field := func(f string) string { return fmt.Sprintf("messages[%d].%s", i, f) }
-		switch {
-		case m.ID == "":
-			return webhook.Invalid(field("id"), "required")
-		case seen[m.ID]:
-			return webhook.Invalid(field("id"), "%q is used twice in the call", m.ID)
-		case len(m.Body) == 0:
-			return webhook.Invalid(field("body"), "required")
-		case len(m.Body) > MaxMessageSize:
-			return webhook.Invalid(field("body"), "%d bytes is over the %d byte limit", len(m.Body), MaxMessageSize)
-		case m.Delay < 0 || m.Delay > webhook.MaxQueueDelay:
-			return webhook.Invalid(field("delay"), "must be between 0 and %s, got %s", webhook.MaxQueueDelay, m.Delay)
-		}
-		seen[m.ID] = true
-	}
-	return nil
-}
+func checkOutMessages(msgs []webhook.OutMessage) error { return webhook.CheckOutMessages(msgs) }
 
 // classify gives an SQS error its kind: a missing queue wraps
 // webhook.ErrNotFound, bad input is KindInvalid, throttling and everything

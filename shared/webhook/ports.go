@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -123,4 +125,43 @@ type DeadLetters interface {
 	// DeleteDeadLetter removes one (after a redrive or a purge) or returns
 	// ErrNotFound.
 	DeleteDeadLetter(ctx context.Context, id string) error
+}
+
+// Limits every Queue adapter enforces (SQS's).
+const (
+	MaxMessageSize = 256 << 10 // bytes of an OutMessage body
+	MaxQueueName   = 80        // bytes of a queue name, prefix included
+)
+
+// CheckQueueName validates a queue name the way every Queue adapter does.
+func CheckQueueName(name string) error {
+	if name == "" || len(name) > MaxQueueName || strings.ContainsFunc(name, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) {
+		return Invalid("queue", "must be 1 to %d letters, digits, hyphens or underscores, got %q", MaxQueueName, name)
+	}
+	return nil
+}
+
+// CheckOutMessages validates the messages of one SendMessages call the way
+// every Queue adapter does.
+func CheckOutMessages(msgs []OutMessage) error {
+	seen := make(map[string]bool, len(msgs))
+	for i, m := range msgs {
+		field := func(f string) string { return fmt.Sprintf("messages[%d].%s", i, f) }
+		switch {
+		case m.ID == "":
+			return Invalid(field("id"), "required")
+		case seen[m.ID]:
+			return Invalid(field("id"), "%q is used twice in the call", m.ID)
+		case len(m.Body) == 0:
+			return Invalid(field("body"), "required")
+		case len(m.Body) > MaxMessageSize:
+			return Invalid(field("body"), "%d bytes is over the %d byte limit", len(m.Body), MaxMessageSize)
+		case m.Delay < 0 || m.Delay > MaxQueueDelay:
+			return Invalid(field("delay"), "must be between 0 and %s, got %s", MaxQueueDelay, m.Delay)
+		}
+		seen[m.ID] = true
+	}
+	return nil
 }
