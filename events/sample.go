@@ -112,3 +112,23 @@ func (e Entry) clone() Entry {
 	e.Resources = slices.Clone(e.Resources)
 	return e
 }
+
+// WithEventID returns a copy of e whose detail carries eventID (the other
+// detail fields as they were): demos and tests publish a sample several
+// times as distinct events.
+func (e Entry) WithEventID(eventID string) (Entry, error) {
+	var d map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(e.Detail), &d); err != nil {
+		return e, fmt.Errorf("entry %s: Detail: %w", e.DetailType, err)
+	}
+	id, _ := json.Marshal(eventID)
+	d["event_id"] = id
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keep the data's characters as they were
+	if err := enc.Encode(d); err != nil {
+		return e, err
+	}
+	e.Detail = strings.TrimSuffix(b.String(), "\n")
+	return e, nil
+}

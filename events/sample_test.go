@@ -257,3 +257,25 @@ func TestSampleFilesAreTidy(t *testing.T) {
 		}
 	}
 }
+
+func TestWithEventID(t *testing.T) {
+	e, err := Sample("call.completed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.WithEventID("evt_copy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := Parse(got.DetailType, []byte(got.Detail), "fallback", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, _ := Parse(e.DetailType, []byte(e.Detail), "fallback", time.Now())
+	if ev.ID != "evt_copy" || string(ev.Data) != string(orig.Data) {
+		t.Errorf("WithEventID: id %q, data changed %v", ev.ID, string(ev.Data) != string(orig.Data))
+	}
+	if _, err := (Entry{DetailType: "x", Detail: "{"}).WithEventID("a"); err == nil {
+		t.Error("malformed detail: no error")
+	}
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -117,14 +116,12 @@ func TestDemoThroughBinary(t *testing.T) {
 func entry(t *testing.T, typ, id string) catalog.Entry {
 	t.Helper()
 	e, err := catalog.Sample(typ)
+	if err == nil {
+		e, err = e.WithEventID(id)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d map[string]any
-	json.Unmarshal([]byte(e.Detail), &d)
-	d["event_id"] = id
-	b, _ := json.Marshal(d)
-	e.Detail = string(b)
 	return e
 }
 

@@ -204,14 +204,12 @@ func (w *world) publish(entries ...catalog.Entry) {
 
 func entry(t *testing.T, typ, id string) catalog.Entry {
 	e, err := catalog.Sample(typ)
+	if err == nil {
+		e, err = e.WithEventID(id)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d map[string]any
-	json.Unmarshal([]byte(e.Detail), &d)
-	d["event_id"] = id
-	b, _ := json.Marshal(d)
-	e.Detail = string(b)
 	return e
 }
 

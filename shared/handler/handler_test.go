@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -171,21 +172,10 @@ func TestDeliverHandlerReportsFailuresAndRunsConcurrently(t *testing.T) {
 	for _, f := range resp.BatchItemFailures {
 		ids = append(ids, f.ItemIdentifier)
 	}
-	if got := fmt.Sprint(sorted(ids)); got != "[m3 m7]" {
+	if got := fmt.Sprint(slices.Sorted(slices.Values(ids))); got != "[m3 m7]" {
 		t.Errorf("batch item failures = %s, want [m3 m7]", got)
 	}
 	if proc.sawAll != 10 {
 		t.Errorf("%d of 10 records were in flight together, want all 10 (a batch runs concurrently)", proc.sawAll)
 	}
-}
-
-func sorted(s []string) []string {
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
-	return s
 }

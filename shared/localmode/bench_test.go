@@ -3,7 +3,6 @@ package localmode
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -117,12 +116,11 @@ func BenchmarkEndToEnd(b *testing.B) {
 				if i >= int64(events) {
 					break
 				}
-				var d map[string]any
-				json.Unmarshal([]byte(ev.Detail), &d)
-				d["event_id"] = fmt.Sprintf("evt_bench_%d", i)
-				raw, _ := json.Marshal(d)
-				e := ev
-				e.Detail = string(raw)
+				e, err := ev.WithEventID(fmt.Sprintf("evt_bench_%d", i))
+				if err != nil {
+					b.Error(err)
+					return
+				}
 				batch = append(batch, e)
 				if len(batch) == 10 {
 					if err := c.PutEvents(ctx, batch); err != nil {

@@ -173,14 +173,11 @@ func demo(ctx context.Context, c *Client, rcv *Receiver, out io.Writer, epID *st
 
 	samples := catalog.Samples()
 	run := manage.NewID("")[:6]
-	for _, e := range samples {
-		var d map[string]any
-		if err := json.Unmarshal([]byte(e.Detail), &d); err != nil {
+	for i, e := range samples {
+		e, err := e.WithEventID(fmt.Sprintf("evt_demo_%s_%02d", run, i))
+		if err != nil {
 			return fmt.Errorf("demo: sample %s: %w", e.DetailType, err)
 		}
-		d["event_id"] = fmt.Sprint(d["event_id"], "-", run)
-		b, _ := json.Marshal(d)
-		e.Detail = string(b)
 		if err := c.PutEvents(ctx, []catalog.Entry{e}); err != nil {
 			return fmt.Errorf("demo: publish %s: %w", e.DetailType, err)
 		}

@@ -74,16 +74,12 @@ func receiver(t *testing.T) *Receiver {
 func sample(t *testing.T, typ, eventID string) catalog.Entry {
 	t.Helper()
 	e, err := catalog.Sample(typ)
+	if err == nil {
+		e, err = e.WithEventID(eventID)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d map[string]any
-	if err := json.Unmarshal([]byte(e.Detail), &d); err != nil {
-		t.Fatal(err)
-	}
-	d["event_id"] = eventID
-	b, _ := json.Marshal(d)
-	e.Detail = string(b)
 	return e
 }
 

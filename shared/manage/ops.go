@@ -481,11 +481,9 @@ func (s *Service) TestFilter(ctx context.Context, in FilterTest) (*FilterResult,
 	if in.Filter == nil && in.FilterText == nil {
 		return nil, webhook.Invalid("filter", "give filter or filter_text")
 	}
-	plan := s.Plan
-	s2 := *s
-	s2.Plan.CustomFilters = true // a dry run is allowed on every plan
-	f, err := s2.compileFilter(Input{Filter: in.Filter, FilterText: in.FilterText})
-	s.Plan = plan
+	anyPlan := *s
+	anyPlan.Plan.CustomFilters = true // a dry run is allowed on every plan
+	f, err := anyPlan.compileFilter(Input{Filter: in.Filter, FilterText: in.FilterText})
 	if err != nil {
 		return nil, err
 	}
