@@ -18,29 +18,33 @@ import (
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
-// countingReceiver answers 200 to every POST and counts them.
+// countingReceiver answers 200 to every POST on any of its listeners (one
+// per endpoint, as endpoints are distinct hosts) and counts them.
 type countingReceiver struct {
 	n    atomic.Int64
-	srv  *http.Server
-	url  string
+	urls []string
 	done chan struct{}
 	want int64
 }
 
-func newCountingReceiver(b *testing.B) *countingReceiver {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	r := &countingReceiver{url: "http://" + ln.Addr().String() + "/hook"}
-	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+func newCountingReceiver(b *testing.B, listeners int) *countingReceiver {
+	r := &countingReceiver{}
+	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		io.Copy(io.Discard, req.Body)
 		if r.n.Add(1) == r.want {
 			close(r.done)
 		}
-	})}
-	go r.srv.Serve(ln)
-	b.Cleanup(func() { r.srv.Close() })
+	})
+	for range listeners {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := &http.Server{Handler: h}
+		go srv.Serve(ln)
+		b.Cleanup(func() { srv.Close() })
+		r.urls = append(r.urls, "http://"+ln.Addr().String()+"/hook")
+	}
 	return r
 }
 
@@ -52,13 +56,13 @@ func (r *countingReceiver) expect(n int64) {
 
 // BenchmarkEndToEnd measures signed deliveries per second through local
 // mode (PutEvents → durable event queue → filter handler → 10 endpoint
-// queues → delivery handler → loopback receiver, with every write fsynced
-// in group commits) against a baseline, in the same run, of a plain tuned
-// net/http client POSTing bodies of the same size to the same receiver
-// with 8 workers. It reports both rates and their ratio.
+// queues → delivery handler → 10 loopback receivers, one per endpoint, with
+// every write fsynced in group commits) against a baseline, in the same
+// run, of a plain tuned net/http client POSTing bodies of the same size to
+// the same receivers with 8 workers. It reports both rates and their ratio.
 func BenchmarkEndToEnd(b *testing.B) {
 	const endpoints = 10
-	rcv := newCountingReceiver(b)
+	rcv := newCountingReceiver(b, endpoints)
 	ev, _ := catalog.Sample("call.completed")
 	n := max(b.N/endpoints, 1) * endpoints
 	// A body like the ones the pipeline sends, for the baseline.
@@ -73,7 +77,8 @@ func BenchmarkEndToEnd(b *testing.B) {
 	for range 8 {
 		wg.Go(func() {
 			for next.Add(1) <= int64(n) {
-				resp, err := client.Post(rcv.url, "application/json", bytes.NewReader(body))
+				i := next.Load()
+				resp, err := client.Post(rcv.urls[i%endpoints], "application/json", bytes.NewReader(body))
 				if err != nil {
 					b.Error(err)
 					return
@@ -96,7 +101,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	c := &Client{Base: s.URL(), HTTP: client}
 	ctx := context.Background()
 	for i := range endpoints {
-		if err := c.Do(ctx, "POST", "/v1/webhooks", map[string]any{"url": rcv.url + fmt.Sprint(i), "event_types": []string{"*"}}, nil); err != nil {
+		if err := c.Do(ctx, "POST", "/v1/webhooks", map[string]any{"url": rcv.urls[i], "event_types": []string{"*"}}, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
