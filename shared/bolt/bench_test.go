@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -196,6 +197,7 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	c0, w0 := db.commitStats()
 	p0 := pagesWritten(db)
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	var next atomic.Int64
 	var pub sync.WaitGroup
@@ -216,6 +218,7 @@ func BenchmarkPipeline(b *testing.B) {
 	stop()
 	wg.Wait()
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "deliveries/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(n), "cpu-µs/delivery")
 	if commits, writes := db.commitStats(); commits > c0 {
 		b.ReportMetric(float64(writes-w0)/float64(commits-c0), "writes/commit")
 		b.ReportMetric(float64(commits-c0)/float64(n), "commits/delivery")
@@ -233,4 +236,11 @@ func pagesWritten(db *DB) int64 {
 // and how many writes they carried.
 func (db *DB) commitStats() (commits, writes int64) {
 	return db.commits.Load(), db.writes.Load()
+}
+
+// cpuTime is the CPU time (user and system) the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

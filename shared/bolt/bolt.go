@@ -32,6 +32,8 @@ const (
 	DefaultSweepLimit    = 1000
 	DefaultMaxBatchSize  = 1000
 	DefaultLockTimeout   = time.Second
+	// DefaultLogSegmentSize is the write-ahead log's segment size.
+	DefaultLogSegmentSize = 32 << 20
 )
 
 // Options tune a DB. The zero value is ready to use.
@@ -58,6 +60,9 @@ type Options struct {
 	// LockTimeout is how long Open waits for another process to release the
 	// file. Default DefaultLockTimeout.
 	LockTimeout time.Duration
+	// LogSegmentSize is the size past which the write-ahead log starts a
+	// new segment file. Default DefaultLogSegmentSize.
+	LogSegmentSize int64
 }
 
 func (o Options) withDefaults() Options {
@@ -79,6 +84,9 @@ func (o Options) withDefaults() Options {
 	if o.LockTimeout <= 0 {
 		o.LockTimeout = DefaultLockTimeout
 	}
+	if o.LogSegmentSize <= 0 {
+		o.LogSegmentSize = DefaultLogSegmentSize
+	}
 	return o
 }
 
@@ -94,14 +102,14 @@ var (
 	bucketDeadLetters        = []byte("dead_letters")           // id → dead letter JSON
 	bucketDeadLettersAt      = []byte("dead_letters_by_at")     // at|id → nil
 	bucketQueues             = []byte("queues")                 // name → nil: every queue sent to
-	bucketMessages           = []byte("messages")               // seq → message, every queue's
-	bucketAcks               = []byte("acks")                   // seq → nil: deleted, not yet purged from messages
+	bucketMessages           = []byte("messages")               // earlier versions: seq → message, every queue's (now in the log)
+	bucketAcks               = []byte("acks")                   // earlier versions: seq → nil, deleted messages
 )
 
 var rootBuckets = [][]byte{
 	bucketEndpoints, bucketIDs, bucketKeysExpiry, bucketDeliveryRecords,
 	bucketDeliveriesEndpoint, bucketDeliveriesExpiry, bucketDeadLetters,
-	bucketDeadLettersAt, bucketQueues, bucketMessages, bucketAcks,
+	bucketDeadLettersAt, bucketQueues,
 }
 
 // ErrClosed is returned by every method called after Close.
@@ -124,10 +132,15 @@ type DB struct {
 	done    chan struct{} // closed by Close: stops the sweeper, wakes receivers
 	wg      sync.WaitGroup
 
-	qmu    sync.Mutex
-	queues map[string]*queue
-	acked  atomic.Int64  // tombstones written since the last purge
-	purge  chan struct{} // wakes purgeLoop
+	wal     *wal
+	journal *journal
+	tidyErr atomic.Value // the last error of tidyLog (string)
+
+	qmu      sync.Mutex
+	queues   map[string]*queue
+	qseq     uint64               // the last message sequence number
+	segLive  map[uint64]*segUsage // by log segment
+	replayed map[uint64]*queue    // at Open: live messages by seq
 
 	kmu    sync.Mutex
 	leases map[string]*keyState // idempotency keys with a lease or a call in progress
@@ -145,14 +158,16 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	db := &DB{
-		bolt:   bdb,
-		opts:   opts,
-		now:    opts.Now,
-		ops:    make(chan *op, opts.MaxBatchSize),
-		done:   make(chan struct{}),
-		queues: map[string]*queue{},
-		leases: map[string]*keyState{},
-		purge:  make(chan struct{}, 1),
+		bolt:     bdb,
+		opts:     opts,
+		now:      opts.Now,
+		ops:      make(chan *op, opts.MaxBatchSize),
+		done:     make(chan struct{}),
+		queues:   map[string]*queue{},
+		leases:   map[string]*keyState{},
+		journal:  newJournal(),
+		segLive:  map[uint64]*segUsage{},
+		replayed: map[uint64]*queue{},
 	}
 	err = bdb.Update(func(tx *bbolt.Tx) error {
 		for _, name := range rootBuckets {
@@ -166,21 +181,26 @@ func Open(path string, opts Options) (*DB, error) {
 		err = db.migrate()
 	}
 	if err == nil {
-		err = db.loadQueues()
+		// The file lock taken by bbolt.Open covers the log too.
+		db.wal, err = openWAL(path+".wal", opts.LogSegmentSize, db.replayRecord)
+		if err != nil {
+			err = fmt.Errorf("write-ahead log: %w", err)
+		}
 	}
 	if err == nil {
-		err = bdb.Update(func(tx *bbolt.Tx) error {
-			_, err := purgeTx(tx, -1)
-			return err
-		})
+		err = db.loadQueueNames()
+		db.replayed = nil
 	}
 	if err != nil {
+		if db.wal != nil {
+			db.wal.close()
+		}
 		bdb.Close()
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	db.wg.Add(2)
 	go db.commitLoop()
-	go db.purgeLoop()
+	go db.tidyLoop()
 	if opts.SweepInterval > 0 {
 		db.wg.Add(1)
 		go db.sweepLoop()
@@ -202,8 +222,12 @@ func (db *DB) Close() error {
 	close(db.ops) // no writer holds closeMu, so no one sends any more
 	db.closeMu.Unlock()
 	db.wg.Wait()
+	werr := db.wal.close()
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("bolt: close: %w", err)
+	}
+	if werr != nil {
+		return fmt.Errorf("bolt: close: %w", werr)
 	}
 	return nil
 }
@@ -212,6 +236,20 @@ func (db *DB) isClosed() bool {
 	db.closeMu.RLock()
 	defer db.closeMu.RUnlock()
 	return db.closed
+}
+
+// Stats counts what the store has written since Open.
+type Stats struct {
+	Commits    int64 // B+tree transactions
+	Writes     int64 // writes they carried (journaled ones included)
+	LogGroups  int64 // log groups written (one write and fsync each)
+	LogRecords int64 // records they carried
+}
+
+// Stats returns what the store has written since Open.
+func (db *DB) Stats() Stats {
+	return Stats{Commits: db.commits.Load(), Writes: db.writes.Load(),
+		LogGroups: db.wal.groups.Load(), LogRecords: db.wal.records.Load()}
 }
 
 // Path returns the database file's path.
@@ -260,10 +298,12 @@ func (db *DB) view(ctx context.Context, fn func(*bbolt.Tx) error) error {
 }
 
 // commitLoop is the group committer: it takes every write waiting (up to
-// MaxBatchSize) and commits them in one transaction, so one fsync covers
-// them all. It does not linger for more writes: writes arriving while a
-// commit is in progress form the next batch, so a lone writer pays one
-// commit's latency and concurrent writers share commits.
+// MaxBatchSize) and commits them in one transaction, with the journaled
+// writes waiting (see journal.go), so one fsync covers them all. It does
+// not linger for more writes: writes arriving while a commit is in
+// progress form the next batch, so a lone writer pays one commit's latency
+// and concurrent writers share commits. With no write waiting it commits
+// the journal every journalInterval, or once journalMax entries wait.
 //
 // After each commit it yields, so that the writers it has just released
 // run, and queue their next writes, before it takes the next batch. Woken
@@ -273,10 +313,22 @@ func (db *DB) view(ctx context.Context, fn func(*bbolt.Tx) error) error {
 func (db *DB) commitLoop() {
 	defer db.wg.Done()
 	batch := make([]*op, 0, db.opts.MaxBatchSize)
-	for o := range db.ops {
-		batch = append(batch[:0], o)
+	tick := time.NewTicker(journalInterval)
+	defer tick.Stop()
+	for {
+		batch = batch[:0]
+		select {
+		case o, ok := <-db.ops:
+			if !ok {
+				db.commit(nil) // what the journal holds, before the file closes
+				return
+			}
+			batch = append(batch, o)
+		case <-tick.C:
+		case <-db.journal.kick:
+		}
 	fill:
-		for len(batch) < db.opts.MaxBatchSize {
+		for len(batch) > 0 && len(batch) < db.opts.MaxBatchSize {
 			select {
 			case o, ok := <-db.ops:
 				if !ok {
@@ -287,19 +339,30 @@ func (db *DB) commitLoop() {
 				break fill
 			}
 		}
+		if len(batch) == 0 && !db.journal.waiting() {
+			continue
+		}
 		db.commit(batch)
 		clear(batch) // drop the ops (and what their closures hold)
 		runtime.Gosched()
 	}
 }
 
-// commit runs batch in one transaction. If one function fails, the
-// transaction is rolled back, that function is run alone (so it gets its
-// own error) and the rest are committed together again.
+// commit runs batch in one transaction, after applying the journaled
+// writes that are on disk. If one function fails, the transaction is
+// rolled back, that function is run alone (so it gets its own error) and
+// the rest are committed together again. If applying the journal fails,
+// the journal stays pending (the next commit tries again) and the batch is
+// committed without it.
 func (db *DB) commit(batch []*op) {
-	for len(batch) > 0 {
+	entries := db.journal.ready()
+	for {
 		failed := -1
+		var jerr error
 		err := db.bolt.Update(func(tx *bbolt.Tx) error {
+			if jerr = db.applyJournal(tx, entries); jerr != nil {
+				return jerr
+			}
 			for i, o := range batch {
 				if err := safely(o.fn, tx); err != nil {
 					failed = i
@@ -308,9 +371,20 @@ func (db *DB) commit(batch []*op) {
 			}
 			return nil
 		})
-		if failed < 0 || len(batch) == 1 {
+		switch {
+		case jerr != nil:
+			db.journal.setErr(fmt.Errorf("apply journal: %w", jerr))
+			entries = nil
+			if len(batch) == 0 {
+				return
+			}
+			continue
+		case failed < 0 || len(batch) == 1:
+			if err == nil {
+				db.journal.applied(entries)
+			}
 			db.commits.Add(1)
-			db.writes.Add(int64(len(batch)))
+			db.writes.Add(int64(len(batch) + len(entries)))
 			for _, o := range batch {
 				o.err <- err
 			}

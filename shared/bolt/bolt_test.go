@@ -451,6 +451,7 @@ func TestBackgroundSweep(t *testing.T) {
 // idempotency keys and the delivery ids in the bucket ids.
 func count(t *testing.T, db *DB, bucket []byte) int {
 	t.Helper()
+	must(t, db.flush(t.Context())) // journaled writes into the B+tree
 	var n int
 	must(t, db.bolt.View(func(tx *bbolt.Tx) error {
 		name, kind, ok := strings.Cut(string(bucket), "/")
@@ -477,9 +478,13 @@ func checkCounts(t *testing.T, db *DB, want map[string]int) {
 	}
 }
 
+// Concurrent writes share commits: queue sends share log groups (one
+// write and fsync each), other writes share B+tree transactions.
 func TestGroupCommit(t *testing.T) {
 	db := open(t, Options{})
 	const writers = 200
+	must(t, db.SendMessages(t.Context(), "gc", []webhook.OutMessage{{ID: "0", Body: []byte("first")}}))
+	g0, r0 := db.wal.groups.Load(), db.wal.records.Load()
 	c0, w0 := db.commitStats()
 	var wg sync.WaitGroup
 	for i := range writers {
@@ -489,16 +494,25 @@ func TestGroupCommit(t *testing.T) {
 				t.Error(err)
 			}
 		})
+		wg.Go(func() {
+			if err := db.PutDeadLetter(t.Context(), webhooktest.NewDeadLetter(fmt.Sprint("dl", i), "whk_gc", time.Now())); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 	wg.Wait()
+	groups, records := db.wal.groups.Load()-g0, db.wal.records.Load()-r0
 	commits, writes := db.commitStats()
 	commits, writes = commits-c0, writes-w0
-	t.Logf("%d concurrent writes in %d commits", writes, commits)
+	t.Logf("%d concurrent sends in %d log groups, %d other writes in %d commits", records, groups, writes, commits)
+	if records != writers || groups > writers/4 {
+		t.Errorf("%d sends in %d log groups; want %d sharing far fewer groups", records, groups, writers)
+	}
 	if writes != writers || commits > writers/4 {
 		t.Errorf("%d writes in %d commits; want %d writes sharing far fewer commits", writes, commits, writers)
 	}
-	if v, _, _ := db.QueueDepth("gc"); v != writers {
-		t.Errorf("%d messages visible, want %d", v, writers)
+	if v, _, _ := db.QueueDepth("gc"); v != writers+1 {
+		t.Errorf("%d messages visible, want %d", v, writers+1)
 	}
 }
 

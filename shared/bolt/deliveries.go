@@ -142,51 +142,81 @@ func (db *DB) AppendAttempt(ctx context.Context, d *webhook.Delivery, a webhook.
 	case a.N < 1:
 		return fmt.Errorf("bolt: append attempt to %s: %w", d.ID, webhook.Invalid("attempt", "must be at least 1, got %d", a.N))
 	}
-	fresh := *d
-	fresh.Attempts = []webhook.Attempt{a}
-	v, err := json.Marshal(&fresh)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bolt: append attempt %d to %s: %w", a.N, d.ID, err)
 	}
-	err = db.update(ctx, func(tx *bbolt.Tx) error {
-		rec, seq, err := getDelivery(tx, d.ID)
-		if err != nil {
-			return err
-		}
-		if rec == nil {
-			return putDelivery(tx, &fresh, seq, v)
-		}
-		// Drop the old index entries; putDelivery writes the new ones.
-		if err := deleteIndexes(tx, rec); err != nil {
-			return err
-		}
-		if isExpired(rec.ExpiresAt, db.now()) {
-			return putDelivery(tx, &fresh, seq, v)
-		}
-		rec.Status, rec.UpdatedAt, rec.ExpiresAt = d.Status, d.UpdatedAt, d.ExpiresAt
-		rec.Attempts = slices.DeleteFunc(slices.Clone(rec.Attempts), func(x webhook.Attempt) bool { return x.N == a.N })
-		rec.Attempts = append(rec.Attempts, a)
-		slices.SortStableFunc(rec.Attempts, func(x, y webhook.Attempt) int { return x.N - y.N })
-		merged, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		return putDelivery(tx, rec, seq, merged)
-	})
+	if db.isClosed() {
+		return fmt.Errorf("bolt: append attempt %d to %s: %w", a.N, d.ID, ErrClosed)
+	}
+	mu := db.journal.lockDelivery(d.ID)
+	g, err := db.appendAttempt(ctx, d, a)
+	mu.Unlock()
+	if err == nil {
+		err = g.wait()
+	}
 	if err != nil {
 		return fmt.Errorf("bolt: append attempt %d to %s: %w", a.N, d.ID, err)
 	}
 	return nil
 }
 
-// GetDelivery implements webhook.DeliveryLog.
-func (db *DB) GetDelivery(ctx context.Context, id string) (*webhook.Delivery, error) {
+// appendAttempt journals d's new record; the caller holds d's lock.
+func (db *DB) appendAttempt(ctx context.Context, d *webhook.Delivery, a webhook.Attempt) (*walGroup, error) {
+	old, err := db.currentDelivery(ctx, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	rec := *d
+	rec.Attempts = []webhook.Attempt{a}
+	if old != nil && !isExpired(old.ExpiresAt, db.now()) {
+		rec = *old
+		rec.Status, rec.UpdatedAt, rec.ExpiresAt = d.Status, d.UpdatedAt, d.ExpiresAt
+		rec.Attempts = slices.DeleteFunc(slices.Clone(rec.Attempts), func(x webhook.Attempt) bool { return x.N == a.N })
+		rec.Attempts = append(rec.Attempts, a)
+		slices.SortStableFunc(rec.Attempts, func(x, y webhook.Attempt) int { return x.N - y.N })
+	}
+	v, err := json.Marshal(&rec)
+	if err != nil {
+		return nil, err
+	}
+	return db.journalWrite(&journalEntry{d: &rec, v: v, old: old}, deliveryPayload(v))
+}
+
+// flush returns once the writes journaled before the call are in the
+// B+tree (the next commit applies them).
+func (db *DB) flush(ctx context.Context) error {
+	return db.update(ctx, func(*bbolt.Tx) error { return nil })
+}
+
+// currentDelivery returns the delivery's latest record, journaled or in
+// the B+tree, expired or not, or nil. The result must not be modified.
+func (db *DB) currentDelivery(ctx context.Context, id string) (*webhook.Delivery, error) {
+	if e := db.journal.delivery(id); e != nil {
+		return e.d, nil
+	}
 	var d *webhook.Delivery
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
 		var err error
 		d, _, err = getDelivery(tx, id)
 		return err
 	})
+	return d, err
+}
+
+// GetDelivery implements webhook.DeliveryLog.
+func (db *DB) GetDelivery(ctx context.Context, id string) (*webhook.Delivery, error) {
+	var d *webhook.Delivery
+	var err error
+	if e := db.journal.delivery(id); e != nil {
+		d = new(webhook.Delivery) // a copy the caller may change
+		err = json.Unmarshal(e.v, d)
+	} else {
+		err = db.view(ctx, func(tx *bbolt.Tx) error {
+			var err error
+			d, _, err = getDelivery(tx, id)
+			return err
+		})
+	}
 	if err == nil && (d == nil || isExpired(d.ExpiresAt, db.now())) {
 		err = webhook.ErrNotFound
 	}
@@ -210,6 +240,9 @@ func (db *DB) ListDeliveries(ctx context.Context, endpointID string, p webhook.P
 			return nil, "", fmt.Errorf("bolt: list deliveries of %s: %w", endpointID, err)
 		}
 		after = join(prefix, k)
+	}
+	if err := db.flush(ctx); err != nil {
+		return nil, "", fmt.Errorf("bolt: list deliveries of %s: %w", endpointID, err)
 	}
 	var (
 		ds   []*webhook.Delivery
@@ -316,10 +349,6 @@ func (db *DB) Sweep(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("bolt: sweep: %w", err)
 	}
 	db.forgetLeases(db.now().UnixNano())
-	select { // purge what fewer than purgeEvery deletes left
-	case db.purge <- struct{}{}:
-	default:
-	}
 	return removed, nil
 }
 

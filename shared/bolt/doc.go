@@ -1,28 +1,37 @@
 // Package bolt is the embedded adapter: every port of package webhook
 // (EndpointStore, Idempotency, DeliveryLog, Queue, DeadLetters) kept in one
-// bbolt file, for local mode. It passes the conformance suites of package
+// bbolt file and a write-ahead log beside it, for local mode. It passes the conformance suites of package
 // webhooktest.
 //
 // # Durability and group commit
 //
-// Every write is committed and fsynced before the call returns. Writes are
-// funnelled to one committer goroutine that commits all the writes waiting
-// (up to Options.MaxBatchSize) in one transaction, so concurrent writers
-// share each fsync while a lone writer pays only its own commit. A write
-// that fails (storage trouble, never a domain outcome such as a conflict)
-// is retried alone so that it cannot fail its neighbours. The freelist is
-// not synced (bbolt's NoFreelistSync, as etcd does): fewer pages a commit;
-// Open rebuilds it by scanning the file. bbolt's own db.Batch was measured
-// too: its fixed linger (MaxBatchDelay) halves a lone writer's throughput
-// and does no better under load.
+// Every write is durable before the call returns, in one of two places:
+// a write-ahead log (wal.go: segment files beside the bbolt file, in
+// <file>.wal/) or the bbolt B+tree. What every delivery writes goes to the
+// log: queue sends and deletes (the queues live there, see Queues) and,
+// through the journal (journal.go), idempotency key outcomes and delivery
+// records. A log append is a copy into a buffer; one writer goroutine
+// writes each group of appends with one write and one fdatasync, and the
+// next group fills while it syncs. Everything else (endpoints, dead
+// letters, sweeps) is a B+tree write, funnelled to one committer goroutine
+// that commits all the writes waiting (up to Options.MaxBatchSize) in one
+// transaction, so concurrent writers share each fsync while a lone writer
+// pays only its own commit. A B+tree write that fails (storage trouble,
+// never a domain outcome such as a conflict) is retried alone so that it
+// cannot fail its neighbours. The freelist is not synced (bbolt's
+// NoFreelistSync, as etcd does): fewer pages a commit; Open rebuilds it by
+// scanning the file. bbolt's own db.Batch was measured too: its fixed
+// linger (MaxBatchDelay) halves a lone writer's throughput and does no
+// better under load.
 //
-// The committer is the store's bottleneck, and a commit's cost is mostly
-// the pages it writes (one pwrite each, then two fdatasyncs), random pages
-// costing most. So the layout aims at few pages per write, written in key
-// order where it can: callers encode records before queueing their write,
-// so the committer only reads, merges and puts. A delivery now writes
-// about 3 pages where it wrote 6 (BenchmarkPipeline reports pages per
-// delivery).
+// The journal's writes reach the B+tree later, in the committer's next
+// transaction, at least every 100 ms: thousands at a time, where each used
+// to share a transaction with a few dozen, so a delivery costs the B+tree
+// under one page where it cost three (and six before records were laid out
+// for appending; BenchmarkPipeline reports pages, commits and log groups
+// per delivery). Until then they are read from memory; listings first wait
+// for them to be applied. After a crash, Open replays the log: queues are
+// rebuilt, and journaled writes not yet in the B+tree are applied again.
 //
 // # Layout
 //
@@ -37,9 +46,8 @@
 // "ids" maps its id to that number, deliveries_by_endpoint (endpoint,
 // newest CreatedAt first, id → number and expiry) serves listings and
 // deliveries_expiry (expiry, id) the sweep. Dead letters by id with an
-// index by At. Buckets written in key order (messages, tombstones, records,
-// expiry indexes) fill their pages (FillPercent 0.95) instead of splitting
-// them half full. Times keep nanoseconds. Cursors are opaque (base64 of an
+// index by At. Buckets written in key order (records, expiry indexes)
+// fill their pages (FillPercent 0.95) instead of splitting them half full. Times keep nanoseconds. Cursors are opaque (base64 of an
 // index key). Files of earlier versions are migrated by Open (migrate.go).
 //
 // # Idempotency leases
@@ -78,29 +86,34 @@
 //
 // # Queues
 //
-// Messages of every queue are stored in one bucket under one sequence, so
-// that sends append to one place; "queues" lists the queue names.
-// Deleting a message stores a tombstone (its sequence number) in "acks",
-// appended too, where deleting the message in place would rewrite a page
-// of its own; every 1024 deletes (and at Open and after each sweep) a
-// purge removes the acknowledged messages with their tombstones in bulk,
-// freeing whole pages as messages mostly go oldest first. Visibility
-// timeouts, receipts and receive counts are kept in memory, with a small
-// header per message (no body) and a heap by visible time loaded at Open,
-// so a receive costs O(log n) per message plus one read transaction for
-// the bodies. After a restart every undeleted message is visible again
-// once its delay is over, with a receive count starting again at 0:
-// at-least-once delivery. Receivers block on a notification or a timer,
-// never polling. Limits follow SQS: queue names of 1 to 80 letters,
-// digits, '-' or '_'; bodies of 1 byte to 256 KiB; delays up to
-// webhook.MaxQueueDelay; visibility up to 12 h. DeleteMessage and
-// ChangeVisibility with a stale receipt are no-ops.
+// Messages of every queue are records in the log, under one sequence;
+// deleting a message appends a delete record. Visibility timeouts,
+// receipts, receive counts and where each body is are kept in memory,
+// with a small header per message and a heap by visible time rebuilt by
+// Open from the log, so a receive costs O(log n) per message plus a read
+// per body. Log segments are retired, oldest first, once no live message's
+// body (and no journaled write not yet applied) is in them; the few live
+// messages of an old segment (a long delay, a failing endpoint's retries)
+// are appended again and the segment retired, unless they hold more than a
+// quarter of it (a backlog is not copied over and over). After a restart
+// every undeleted message is visible again once its delay is over, with a
+// receive count starting again at 0: at-least-once delivery. Receivers
+// block on a notification or a timer, never polling. Limits follow SQS:
+// queue names of 1 to 80 letters, digits, '-' or '_'; bodies of 1 byte to
+// 256 KiB; delays up to webhook.MaxQueueDelay; visibility up to 12 h.
+// DeleteMessage and ChangeVisibility with a stale receipt are no-ops.
+// Files of earlier versions, whose messages were in bbolt buckets, have
+// them moved to the log by Open.
 //
 // # Measured and left out
 //
-// One file per port (or a queues file beside the rest), with a committer
-// each: their fsyncs do not overlap on the disks measured, each commit
-// still pays its two, and local mode ran slower. bbolt's array freelist
+// One bbolt file per port (or a queues file beside the rest), with a
+// committer each: their fsyncs do not overlap on the disks measured, each
+// commit still pays its two, and local mode ran slower. Larger bbolt pages
+// (16 and 64 KiB): no difference. Pebble (an LSM store with its own group
+// commit) as a whole replacement: about as much CPU per synced write as
+// bbolt, most of it in memtable flushes and compactions of bodies that
+// live for milliseconds. bbolt's array freelist
 // (allocating the lowest free pages, for more sequential writes) and a
 // large InitialMmapSize (no remaps): no measurable difference.
 package bolt

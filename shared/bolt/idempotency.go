@@ -131,8 +131,15 @@ func (db *DB) unbusyLocked(key string, s *keyState) {
 	}
 }
 
-// readKey returns key's live stored record, or an empty one.
+// readKey returns key's live stored record (journaled or in the B+tree),
+// or an empty one.
 func (db *DB) readKey(ctx context.Context, key string, now int64) (*keyRecord, error) {
+	if rec := db.journal.key(key); rec != nil {
+		if rec.ExpiresAt <= now {
+			rec = new(keyRecord)
+		}
+		return rec, nil
+	}
 	var rec *keyRecord
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
 		var err error
@@ -247,33 +254,7 @@ func (db *DB) endLease(ctx context.Context, l webhook.Lease, done bool) error {
 	s.busy = make(chan struct{})
 	db.kmu.Unlock()
 
-	var result error
-	err = db.update(ctx, func(tx *bbolt.Tx) error {
-		result = nil
-		now := db.now().UnixNano()
-		rec, stored, err := getKey(tx, l.Key, now)
-		if err != nil {
-			return err
-		}
-		if rec == nil {
-			rec = new(keyRecord)
-		}
-		if rec.Done { // cannot happen: Finish needs the lease
-			result = fmt.Errorf("key is done: %w", webhook.ErrConflict)
-			return nil
-		}
-		if done {
-			rec.Done = true
-		} else {
-			rec.Released = max(rec.Released, attempt)
-		}
-		rec.Attempt = attempt
-		rec.ExpiresAt = now + int64(db.opts.KeyTTL)
-		return putKey(tx, l.Key, rec, stored)
-	})
-	if err == nil {
-		err = result
-	}
+	err = db.storeOutcome(ctx, l.Key, attempt, done)
 	db.kmu.Lock()
 	if err == nil {
 		s.lease = nil
@@ -281,6 +262,31 @@ func (db *DB) endLease(ctx context.Context, l webhook.Lease, done bool) error {
 	db.unbusyLocked(l.Key, s)
 	db.kmu.Unlock()
 	return err
+}
+
+// storeOutcome journals key's new state: done, or attempt released. The
+// key is busy: no other call reads or writes it meanwhile.
+func (db *DB) storeOutcome(ctx context.Context, key string, attempt int, done bool) error {
+	now := db.now().UnixNano()
+	rec, err := db.readKey(ctx, key, now)
+	if err != nil {
+		return err
+	}
+	if rec.Done { // cannot happen: Finish needs the lease
+		return fmt.Errorf("key is done: %w", webhook.ErrConflict)
+	}
+	if done {
+		rec.Done = true
+	} else {
+		rec.Released = max(rec.Released, attempt)
+	}
+	rec.Attempt = attempt
+	rec.ExpiresAt = now + int64(db.opts.KeyTTL)
+	g, err := db.journalWrite(&journalEntry{key: key, rec: rec}, keyPayload(key, rec))
+	if err != nil {
+		return err
+	}
+	return g.wait()
 }
 
 // ReleaseAllLeases drops every lease, as if it had expired: the next

@@ -126,10 +126,14 @@ func (db *DB) migrateQueues() error {
 	}
 	for _, name := range names {
 		err := db.bolt.Update(func(tx *bbolt.Tx) error {
-			qs, msgs := tx.Bucket(bucketQueues), tx.Bucket(bucketMessages)
+			qs := tx.Bucket(bucketQueues)
+			msgs, err := tx.CreateBucketIfNotExists(bucketMessages)
+			if err != nil {
+				return err
+			}
 			msgs.FillPercent = appendFill
 			var vs [][]byte
-			err := qs.Bucket(name).ForEach(func(k, v []byte) error {
+			err = qs.Bucket(name).ForEach(func(k, v []byte) error {
 				m, err := migrateMessage(string(name), v)
 				if err != nil {
 					return fmt.Errorf("queue %s: message %x: %w", name, k, err)

@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"bytes"
 	"container/heap"
 	"context"
 	"encoding/binary"
@@ -24,23 +23,28 @@ const (
 	maxQueueNameSize = webhook.MaxQueueName
 )
 
-// The queue model. Messages live in bolt, every queue's in one bucket,
-// "messages", keyed by an 8-byte big-endian sequence number shared by all
-// queues (send order), so that sends append to one place whatever the
-// queue:
+// The queue model. Messages live in the write-ahead log (wal.go), every
+// queue's in one sequence of segments, so that a send or a delete is an
+// append: no page of a B+tree rewritten, one fsync a group. Records:
 //
-//	value = version(1) | len(queue)(1) | queue | readyAt(8, Unix ns) | sentAt(8, Unix ns) | len(id)(1) | id | body
+//	send:   'S' | seq(8) | version(1) | len(queue)(1) | queue | readyAt(8, Unix ns) | sentAt(8, Unix ns) | len(id)(1) | id | body
+//	delete: 'D' | seq(8)
 //
-// The bucket "queues" lists the queues ever sent to (name → nil). A
-// deleted message leaves a tombstone in "acks" until the next purge (see
-// DeleteMessage); Open skips acknowledged messages.
+// seq numbers messages across queues, in send order. Everything else —
+// visibility, receipts, receive counts, where each body is — lives in
+// memory: per queue, a map from sequence number to a small message header
+// (no body; ~170 bytes a message) and a min-heap of those headers ordered
+// by the time each becomes visible. Open replays the log, so Receive is
+// O(log n) per message taken plus one read (pread, from the page cache as a
+// rule) per body. The bucket "queues" in bolt lists the queues ever sent
+// to (name → nil).
 //
-// Everything else — visibility, receipts, receive counts — lives in memory:
-// per queue, a map from sequence number to a small message header (no
-// body; ~150 bytes a message) and a min-heap of those headers ordered by
-// the time each becomes visible. Open loads the headers of every stored
-// message, so Receive is O(log n) per message taken, plus one read
-// transaction to fetch the bodies.
+// A segment is retired, oldest first, once no live message's body is in
+// it; a send record appended again later (the same seq) moves a message
+// forward, which is how a few long-delayed messages stop pinning an old
+// segment (see tidyLog). Replay keeps the last send record of a seq and
+// drops it at its delete record, so the order of records in the log must
+// be the order of decisions: both are appended under qmu.
 //
 // After a restart every undeleted message is visible again (from its
 // original ready time, so a delayed message keeps its delay), with a
@@ -51,6 +55,8 @@ const messageVersion = 2 // 1: the legacy layout (see migrate.go)
 
 type message struct {
 	seq       uint64
+	pos       walPos // where the body is
+	size      int    // of the body
 	id        string
 	sentAt    int64 // Unix ns
 	visibleAt int64 // Unix ns by Options.Now
@@ -87,7 +93,7 @@ func (h *messageHeap) Pop() any {
 }
 
 type queue struct {
-	persisted bool // has a bucket
+	persisted bool // listed in the bucket "queues"
 	msgs      map[uint64]*message
 	heap      messageHeap
 	waiters   int
@@ -180,8 +186,99 @@ func decodeMessage(v []byte) (queue []byte, id string, readyAt, sentAt int64, bo
 	return queue, string(v[17:n]), readyAt, sentAt, v[n:], nil
 }
 
-func (db *DB) loadQueues() error {
-	return db.bolt.View(func(tx *bbolt.Tx) error {
+// Log record kinds.
+const (
+	recordSend   = 'S'
+	recordDelete = 'D'
+)
+
+// sendRecord encodes a send record; the body is its last size bytes.
+func sendRecord(seq uint64, queue, id string, readyAt, sentAt int64, body []byte) []byte {
+	v := make([]byte, 0, 9+19+len(queue)+len(id)+len(body))
+	v = append(v, recordSend)
+	v = binary.BigEndian.AppendUint64(v, seq)
+	v = append(v, messageVersion, byte(len(queue)))
+	v = append(v, queue...)
+	v = binary.BigEndian.AppendUint64(v, uint64(readyAt))
+	v = binary.BigEndian.AppendUint64(v, uint64(sentAt))
+	v = append(v, byte(len(id)))
+	v = append(v, id...)
+	return append(v, body...)
+}
+
+func deleteRecord(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{recordDelete}, seq)
+}
+
+// segUsage is what live messages hold of a log segment.
+type segUsage struct {
+	messages int
+	bytes    int64
+}
+
+// useLocked counts m's body as held in its segment (n = 1) or no longer
+// (n = -1).
+func (db *DB) useLocked(pos walPos, size, n int) {
+	u := db.segLive[pos.seg]
+	if u == nil {
+		u = &segUsage{}
+		db.segLive[pos.seg] = u
+	}
+	u.messages += n
+	u.bytes += int64(n * size)
+	if u.messages == 0 {
+		delete(db.segLive, pos.seg)
+	}
+}
+
+// replayQueueRecord applies one log record at Open.
+func (db *DB) replayQueueRecord(pos walPos, p []byte) error {
+	if len(p) < 9 {
+		return fmt.Errorf("record at %d: %w", pos.off, errCorruptMessage)
+	}
+	seq := binary.BigEndian.Uint64(p[1:])
+	db.qseq = max(db.qseq, seq)
+	switch p[0] {
+	case recordSend:
+		name, id, readyAt, sentAt, body, err := decodeMessage(p[9:])
+		if err != nil {
+			return fmt.Errorf("record at %d: %w", pos.off, err)
+		}
+		q := db.queueLocked(string(name))
+		if old := q.msgs[seq]; old != nil { // moved forward
+			db.useLocked(old.pos, old.size, -1)
+			q.remove(old)
+		}
+		m := &message{seq: seq, id: id, sentAt: sentAt, visibleAt: readyAt, size: len(body),
+			pos: walPos{pos.seg, pos.off + int64(len(p)-len(body))}}
+		q.push(m)
+		db.replayed[seq] = q
+		db.useLocked(m.pos, m.size, 1)
+	case recordDelete:
+		if q := db.replayed[seq]; q != nil {
+			if m := q.msgs[seq]; m != nil {
+				db.useLocked(m.pos, m.size, -1)
+				q.remove(m)
+			}
+			delete(db.replayed, seq)
+		}
+	default:
+		return fmt.Errorf("record at %d: unknown kind %q", pos.off, p[0])
+	}
+	return nil
+}
+
+// loadQueueNames marks the queues listed in bolt, and moves messages that
+// an earlier version stored in bolt (the buckets "messages" and "acks")
+// to the log, keeping their sequence numbers; a move interrupted by a
+// crash is redone at the next Open, skipping the messages already moved
+// and not yet deleted (one deleted meanwhile may be moved again:
+// at-least-once, as after any crash).
+func (db *DB) loadQueueNames() error {
+	var recs [][]byte
+	var moved []*message
+	var names []string
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		err := tx.Bucket(bucketQueues).ForEach(func(name, _ []byte) error {
 			db.queueLocked(string(name)).persisted = true
 			return nil
@@ -189,27 +286,59 @@ func (db *DB) loadQueues() error {
 		if err != nil {
 			return err
 		}
-		acked := map[string]bool{}
-		err = tx.Bucket(bucketAcks).ForEach(func(k, _ []byte) error {
-			acked[string(k)] = true
+		msgs, acks := tx.Bucket(bucketMessages), tx.Bucket(bucketAcks)
+		if msgs == nil {
 			return nil
-		})
-		if err != nil {
-			return err
 		}
-		return tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
-			if acked[string(k)] {
-				return nil
-			}
-			name, id, readyAt, sentAt, _, err := decodeMessage(v)
-			if err != nil || len(k) != 8 {
+		return msgs.ForEach(func(k, v []byte) error {
+			if len(k) != 8 {
 				return fmt.Errorf("queue message %x: corrupt", k)
 			}
-			q := db.queueLocked(string(name))
-			q.persisted = true
-			q.push(&message{seq: binary.BigEndian.Uint64(k), id: id, sentAt: sentAt, visibleAt: readyAt})
+			seq := binary.BigEndian.Uint64(k)
+			if (acks != nil && acks.Get(k) != nil) || db.replayed[seq] != nil {
+				return nil
+			}
+			name, id, readyAt, sentAt, body, err := decodeMessage(v)
+			if err != nil {
+				return fmt.Errorf("queue message %x: %w", k, err)
+			}
+			recs = append(recs, sendRecord(seq, string(name), id, readyAt, sentAt, body))
+			moved = append(moved, &message{seq: seq, id: id, sentAt: sentAt, visibleAt: readyAt, size: len(body)})
+			names = append(names, string(name))
 			return nil
 		})
+	})
+	if err != nil {
+		return err
+	}
+	for len(recs) > 0 {
+		n := min(len(recs), 1000)
+		pos, g, err := db.wal.append(recs[:n]...)
+		if err == nil {
+			err = g.wait()
+		}
+		if err != nil {
+			return fmt.Errorf("move queue messages to the log: %w", err)
+		}
+		for i, m := range moved[:n] {
+			m.pos = walPos{pos[i].seg, pos[i].off + int64(len(recs[i])-m.size)}
+			q := db.queueLocked(names[i])
+			q.push(m)
+			db.replayed[m.seq] = q
+			db.useLocked(m.pos, m.size, 1)
+			db.qseq = max(db.qseq, m.seq)
+		}
+		recs, moved, names = recs[n:], moved[n:], names[n:]
+	}
+	return db.bolt.Update(func(tx *bbolt.Tx) error {
+		for _, name := range [][]byte{bucketMessages, bucketAcks} {
+			if tx.Bucket(name) != nil {
+				if err := tx.DeleteBucket(name); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 }
 
@@ -231,44 +360,44 @@ func (db *DB) SendMessages(ctx context.Context, name string, msgs []webhook.OutM
 	}
 	now := db.now().UnixNano()
 	ms := make([]*message, len(msgs))
-	vals := make([][]byte, len(msgs))
-	for i, m := range msgs {
-		ms[i] = &message{id: newUUID(), sentAt: now, visibleAt: now + int64(m.Delay)}
-		vals[i] = encodeMessage(name, ms[i].id, ms[i].visibleAt, now, m.Body)
-	}
+	recs := make([][]byte, len(msgs))
 	db.qmu.Lock()
 	known := db.queueLocked(name).persisted
+	for i, m := range msgs {
+		db.qseq++
+		ms[i] = &message{seq: db.qseq, id: newUUID(), sentAt: now, visibleAt: now + int64(m.Delay), size: len(m.Body)}
+		recs[i] = sendRecord(ms[i].seq, name, ms[i].id, ms[i].visibleAt, now, m.Body)
+	}
+	pos, g, err := db.wal.append(recs...)
+	if err == nil {
+		for i, m := range ms { // held from now on: the segment stays
+			m.pos = walPos{pos[i].seg, pos[i].off + int64(len(recs[i])-m.size)}
+			db.useLocked(m.pos, m.size, 1)
+		}
+	}
 	db.qmu.Unlock()
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		if !known {
-			if err := tx.Bucket(bucketQueues).Put([]byte(name), nil); err != nil {
-				return err
-			}
-		}
-		b := tx.Bucket(bucketMessages)
-		b.FillPercent = appendFill
-		for i, m := range ms {
-			var err error
-			if m.seq, err = b.NextSequence(); err != nil {
-				return err
-			}
-			if err := b.Put(seqKey(m.seq), vals[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("bolt: send to queue %s: %w", name, err)
+	if err == nil && !known {
+		err = db.update(ctx, func(tx *bbolt.Tx) error { return tx.Bucket(bucketQueues).Put([]byte(name), nil) })
+	}
+	if err == nil {
+		err = g.wait()
 	}
 	db.qmu.Lock()
+	defer db.qmu.Unlock()
+	if err != nil {
+		if pos != nil {
+			for _, m := range ms {
+				db.useLocked(m.pos, m.size, -1)
+			}
+		}
+		return fmt.Errorf("bolt: send to queue %s: %w", name, err)
+	}
 	q := db.queueLocked(name)
 	q.persisted = true
 	for _, m := range ms {
 		q.push(m)
 	}
 	q.notify()
-	db.qmu.Unlock()
 	return nil
 }
 
@@ -304,7 +433,7 @@ func (db *DB) ReceiveMessages(ctx context.Context, name string, max int, visibil
 		taken := q.take(now, max, visibility)
 		if len(taken) > 0 {
 			db.qmu.Unlock()
-			out, err := db.readBodies(ctx, name, taken)
+			out, err := db.readBodies(name, taken)
 			if err != nil || len(out) > 0 {
 				return out, err
 			}
@@ -338,41 +467,31 @@ func (db *DB) ReceiveMessages(ctx context.Context, name string, max int, visibil
 
 // readBodies fetches the bodies of messages just taken. A message deleted
 // meanwhile (its visibility ran out, someone else received and deleted it)
-// is left out.
-func (db *DB) readBodies(ctx context.Context, name string, taken []message) ([]webhook.InMessage, error) {
+// is left out; one moved forward in the log meanwhile is read where it is
+// now.
+func (db *DB) readBodies(name string, taken []message) ([]webhook.InMessage, error) {
 	out := make([]webhook.InMessage, 0, len(taken))
-	var gone []message
-	err := db.view(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketMessages)
-		for _, m := range taken {
-			v := b.Get(seqKey(m.seq))
-			if v == nil {
-				gone = append(gone, m)
+	for _, m := range taken {
+		body, err := db.wal.readAt(m.pos, m.size)
+		if err != nil {
+			db.qmu.Lock()
+			cur := db.queueLocked(name).msgs[m.seq]
+			var pos walPos
+			if cur != nil {
+				pos = cur.pos
+			}
+			db.qmu.Unlock()
+			if cur == nil {
 				continue
 			}
-			_, _, _, _, body, err := decodeMessage(v)
-			if err != nil {
-				return fmt.Errorf("message %x: %w", m.seq, err)
-			}
-			out = append(out, webhook.InMessage{
-				ID: m.id, Receipt: m.receipt, Body: slices.Clone(body),
-				ReceiveCount: m.receives, SentAt: time.Unix(0, m.sentAt),
-			})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("bolt: receive from queue %s: %w", name, err)
-	}
-	if len(gone) > 0 {
-		db.qmu.Lock()
-		q := db.queueLocked(name)
-		for _, g := range gone {
-			if m := q.msgs[g.seq]; m != nil && m.receipt == g.receipt {
-				q.remove(m)
+			if body, err = db.wal.readAt(pos, m.size); err != nil {
+				return nil, fmt.Errorf("bolt: receive from queue %s: message %s: %w", name, m.id, err)
 			}
 		}
-		db.qmu.Unlock()
+		out = append(out, webhook.InMessage{
+			ID: m.id, Receipt: m.receipt, Body: body,
+			ReceiveCount: m.receives, SentAt: time.Unix(0, m.sentAt),
+		})
 	}
 	return out, nil
 }
@@ -406,8 +525,12 @@ func (db *DB) DeleteMessage(ctx context.Context, name, receipt string) error {
 	}
 	db.qmu.Lock()
 	q, m, err := db.lookupLocked(name, receipt)
+	var g *walGroup
 	if m != nil {
 		q.remove(m) // no one can receive it while it is being deleted
+		if _, g, err = db.wal.append(deleteRecord(m.seq)); err != nil {
+			q.push(m)
+		}
 	}
 	db.qmu.Unlock()
 	if err != nil {
@@ -416,92 +539,139 @@ func (db *DB) DeleteMessage(ctx context.Context, name, receipt string) error {
 	if m == nil {
 		return nil
 	}
-	err = db.update(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketAcks)
-		b.FillPercent = appendFill
-		return b.Put(seqKey(m.seq), nil)
-	})
+	err = g.wait()
+	db.qmu.Lock()
+	defer db.qmu.Unlock()
 	if err != nil {
-		db.qmu.Lock() // not deleted: put it back
-		if q.msgs[m.seq] == nil {
+		if q.msgs[m.seq] == nil { // not deleted: put it back
 			q.push(m)
 			q.notify()
 		}
-		db.qmu.Unlock()
 		return fmt.Errorf("bolt: delete message %s from queue %s: %w", m.id, name, err)
 	}
-	if db.acked.Add(1) == purgeEvery {
-		select {
-		case db.purge <- struct{}{}:
-		default:
-		}
-	}
+	db.useLocked(m.pos, m.size, -1)
 	return nil
 }
 
-// Deleting a message writes a tombstone (its sequence number) to the acks
-// bucket, appended like the messages themselves: one small entry in a
-// page every delete of a commit shares, where deleting the message would
-// rewrite a page of its own. The purge removes acknowledged messages and
-// their tombstones in bulk, every purgeEvery deletes (and at Open and
-// each Sweep): as messages are mostly deleted oldest first, it frees whole
-// pages of them at once.
+// tidyLog retires the log's oldest segments while no live message's body
+// is in them, and moves the live messages of the oldest segment forward
+// (appending their send records again) when they hold little of it
+// (≤ tidyShare) and at least tidyBehind segments follow it: so a few
+// messages with a long delay do not pin the log, while a large backlog is
+// not copied over and over. It runs in the background, after segments
+// fill and every tidyInterval.
+func (db *DB) tidyLog() error {
+	for {
+		ids := db.wal.segmentIDs()
+		if len(ids) < 2 {
+			return nil
+		}
+		oldest := ids[0]
+		db.qmu.Lock()
+		u := db.segLive[oldest]
+		var live []message
+		var queues []string
+		if u != nil && len(ids) > tidyBehind && u.bytes <= db.opts.LogSegmentSize*tidyShare/100 {
+			for name, q := range db.queues {
+				for _, m := range q.msgs {
+					if m.pos.seg == oldest {
+						live = append(live, *m)
+						queues = append(queues, name)
+					}
+				}
+			}
+		}
+		db.qmu.Unlock()
+		switch {
+		case u == nil && db.journal.holds(oldest):
+			return nil // until the committer applies it
+		case u == nil:
+			if err := db.wal.retire(oldest); err != nil {
+				return err
+			}
+			continue
+		case live == nil:
+			return nil
+		}
+		if err := db.moveForward(oldest, live, queues); err != nil {
+			return err
+		}
+	}
+}
+
 const (
-	purgeEvery = 1024
-	purgeLimit = 8 * purgeEvery // tombstones a purge takes at most
+	tidyBehind   = 2
+	tidyShare    = 25 // percent
+	tidyInterval = time.Second
 )
 
-func (db *DB) purgeLoop() {
+// moveForward appends the send records of live (messages of segment seg
+// in queues) again and points them at their new place.
+func (db *DB) moveForward(seg uint64, live []message, queues []string) error {
+	recs := make([][]byte, len(live))
+	for i, m := range live {
+		body, err := db.wal.readAt(m.pos, m.size)
+		if err != nil {
+			return err
+		}
+		ready := m.visibleAt
+		if m.receives > 0 { // received since the restart: ready at once after the next
+			ready = m.sentAt
+		}
+		recs[i] = sendRecord(m.seq, queues[i], m.id, ready, m.sentAt, body)
+	}
+	db.qmu.Lock()
+	var keep []int
+	for i, m := range live {
+		if cur := db.queueLocked(queues[i]).msgs[m.seq]; cur != nil && cur.pos == m.pos {
+			keep = append(keep, i)
+		}
+	}
+	sel := make([][]byte, len(keep))
+	for j, i := range keep {
+		sel[j] = recs[i]
+	}
+	pos, g, err := db.wal.append(sel...)
+	if err == nil {
+		for j, i := range keep {
+			db.useLocked(walPos{pos[j].seg, pos[j].off + int64(len(sel[j])-live[i].size)}, live[i].size, 1)
+		}
+	}
+	db.qmu.Unlock()
+	if err != nil {
+		return err
+	}
+	err = g.wait()
+	db.qmu.Lock()
+	defer db.qmu.Unlock()
+	for j, i := range keep {
+		m := live[i]
+		to := walPos{pos[j].seg, pos[j].off + int64(len(sel[j])-m.size)}
+		cur := db.queueLocked(queues[i]).msgs[m.seq]
+		if err == nil && cur != nil && cur.pos == m.pos {
+			db.useLocked(m.pos, m.size, -1)
+			cur.pos = to
+		} else {
+			db.useLocked(to, m.size, -1)
+		}
+	}
+	return err
+}
+
+func (db *DB) tidyLoop() {
 	defer db.wg.Done()
+	t := time.NewTicker(tidyInterval)
+	defer t.Stop()
 	for {
 		select {
 		case <-db.done:
 			return
-		case <-db.purge:
-			db.purgeAcks(context.Background()) // errors: retried at the next purge
+		case <-t.C:
+		}
+		if err := db.tidyLog(); err != nil {
+			db.tidyErr.Store(err.Error())
 		}
 	}
-}
-
-// purgeAcks removes up to limit acknowledged messages (all if limit < 0)
-// and their tombstones, purgeLimit at a time.
-func (db *DB) purgeAcks(ctx context.Context) error {
-	for {
-		var n int
-		db.acked.Store(0)
-		err := db.update(ctx, func(tx *bbolt.Tx) (err error) {
-			n, err = purgeTx(tx, purgeLimit)
-			return err
-		})
-		if err != nil || n < purgeLimit {
-			return err
-		}
-	}
-}
-
-// purgeTx removes up to limit acknowledged messages (all if limit < 0)
-// and their tombstones, and reports how many.
-func purgeTx(tx *bbolt.Tx, limit int) (int, error) {
-	acks, msgs := tx.Bucket(bucketAcks), tx.Bucket(bucketMessages)
-	var ks [][]byte
-	c := acks.Cursor()
-	for k, _ := c.First(); k != nil && (limit < 0 || len(ks) < limit); k, _ = c.Next() {
-		ks = append(ks, k)
-	}
-	mc := msgs.Cursor()
-	for _, k := range ks {
-		if mk, _ := mc.Seek(k); bytes.Equal(mk, k) {
-			if err := mc.Delete(); err != nil {
-				return 0, err
-			}
-		}
-	}
-	for _, k := range ks {
-		if err := acks.Delete(k); err != nil {
-			return 0, err
-		}
-	}
-	return len(ks), nil
 }
 
 // ChangeVisibility implements webhook.Queue. A stale receipt is a no-op,

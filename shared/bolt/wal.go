@@ -1,0 +1,402 @@
+package bolt
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// The write-ahead log: an append-only sequence of segment files
+// (<db file>.wal/<number>.log), each a run of records
+//
+//	len(payload) uint32 | crc32c(payload) uint32 | payload
+//
+// with payload[0] the record's kind. Appends from concurrent callers are
+// buffered and written by one writer goroutine, a whole group with one
+// write per segment and one fdatasync (group commit); a caller waits for
+// the group holding its records. Appending is cheap (a copy into the
+// buffer, under a mutex); the writer's next group fills while it syncs the
+// last one, so the log's throughput is bounded by the disk's sync rate
+// times the group size, not by the callers' round trips.
+//
+// Open replays every segment in order; a record cut short or failing its
+// checksum at the end of the last segment (a write the crash interrupted,
+// never acknowledged) is truncated away, anywhere else it is corruption.
+// Segments are retired, oldest first, by their owner (see queue.go) once
+// nothing in them is needed.
+type wal struct {
+	dir    string
+	segMax int64
+
+	mu     sync.Mutex
+	wake   *sync.Cond // the writer waits on it for appends or close
+	pend   []walChunk // appended, not yet handed to the writer
+	group  *walGroup  // the group pend belongs to
+	head   *walSegment
+	closed bool
+	err    error // sticky: a failed write fails every later append
+
+	segMu sync.RWMutex // guards segs and the files' lifetime (reads hold it for reading)
+	segs  []*walSegment
+
+	done chan struct{} // closed when the writer has stopped
+
+	groups, records atomic.Int64 // written, for tests and benchmarks
+}
+
+type walSegment struct {
+	id   uint64
+	f    *os.File
+	size int64 // bytes appended (written or pending)
+	new  bool  // created since the directory was last synced
+}
+
+type walChunk struct {
+	seg  *walSegment
+	off  int64
+	data []byte
+}
+
+// walGroup is one group commit: done is closed once its records are on
+// disk (or err says why not).
+type walGroup struct {
+	done chan struct{}
+	err  error
+}
+
+func (g *walGroup) wait() error {
+	<-g.done
+	return g.err
+}
+
+// walPos is where a record's payload starts.
+type walPos struct {
+	seg uint64
+	off int64
+}
+
+const (
+	walHeader    = 8
+	walMaxRecord = 1 << 30
+)
+
+var walTable = crc32.MakeTable(crc32.Castagnoli)
+
+// errWALClosed is what appends after close get.
+var errWALClosed = ErrClosed
+
+func segmentName(id uint64) string { return fmt.Sprintf("%016d.log", id) }
+
+// openWAL opens (creating) the log in dir and calls replay for every
+// record, oldest first, with where its payload starts; payload is only
+// valid during the call.
+func openWAL(dir string, segMax int64, replay func(pos walPos, payload []byte) error) (*wal, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var ids []uint64
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".log")
+		if !ok {
+			continue
+		}
+		id, err := strconv.ParseUint(name, 10, 64)
+		if err != nil {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	w := &wal{dir: dir, segMax: segMax, done: make(chan struct{})}
+	w.wake = sync.NewCond(&w.mu)
+	for i, id := range ids {
+		f, err := os.OpenFile(filepath.Join(dir, segmentName(id)), os.O_RDWR, 0o600)
+		if err != nil {
+			w.closeFiles()
+			return nil, err
+		}
+		seg := &walSegment{id: id, f: f}
+		w.segs = append(w.segs, seg)
+		size, err := replaySegment(f, id, replay)
+		if err != nil {
+			var torn *tornError
+			if !errors.As(err, &torn) || i != len(ids)-1 {
+				w.closeFiles()
+				return nil, fmt.Errorf("segment %s: %w", segmentName(id), err)
+			}
+			// The tail of the last segment: a group the crash cut short.
+			if err := f.Truncate(size); err != nil {
+				w.closeFiles()
+				return nil, err
+			}
+		}
+		seg.size = size
+	}
+	if len(w.segs) == 0 {
+		if _, err := w.newSegmentLocked(1); err != nil {
+			return nil, err
+		}
+	}
+	w.head = w.segs[len(w.segs)-1]
+	w.group = &walGroup{done: make(chan struct{})}
+	go w.writer()
+	return w, nil
+}
+
+type tornError struct{ off int64 }
+
+func (e *tornError) Error() string { return fmt.Sprintf("torn or corrupt record at offset %d", e.off) }
+
+// replaySegment reads f's records and returns the size of its valid part.
+func replaySegment(f *os.File, id uint64, replay func(walPos, []byte) error) (int64, error) {
+	r := bufio.NewReaderSize(f, 1<<20)
+	var off int64
+	var hdr [walHeader]byte
+	var buf []byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			if err == io.EOF {
+				return off, nil
+			}
+			return off, &tornError{off}
+		}
+		n := binary.LittleEndian.Uint32(hdr[:])
+		if n == 0 || n > walMaxRecord {
+			return off, &tornError{off}
+		}
+		if cap(buf) < int(n) {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return off, &tornError{off}
+		}
+		if crc32.Checksum(buf, walTable) != binary.LittleEndian.Uint32(hdr[4:]) {
+			return off, &tornError{off}
+		}
+		if err := replay(walPos{id, off + walHeader}, buf); err != nil {
+			return off, err
+		}
+		off += walHeader + int64(n)
+	}
+}
+
+// newSegmentLocked creates segment id; the caller holds w.mu (or is Open).
+func (w *wal) newSegmentLocked(id uint64) (*walSegment, error) {
+	f, err := os.OpenFile(filepath.Join(w.dir, segmentName(id)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create log segment: %w", err)
+	}
+	seg := &walSegment{id: id, f: f, new: true}
+	w.segMu.Lock()
+	w.segs = append(w.segs, seg)
+	w.segMu.Unlock()
+	return seg, nil
+}
+
+// append buffers records (payloads) for the writer and returns where each
+// payload will be and the group to wait for. The caller may hold locks of
+// its own: append never waits for the disk, so records appended under a
+// lock reach the log in that lock's order.
+func (w *wal) append(payloads ...[]byte) ([]walPos, *walGroup, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, nil, errWALClosed
+	}
+	if w.err != nil {
+		return nil, nil, w.err
+	}
+	pos := make([]walPos, len(payloads))
+	for i, p := range payloads {
+		size := int64(walHeader + len(p))
+		if w.head.size > 0 && w.head.size+size > w.segMax {
+			seg, err := w.newSegmentLocked(w.head.id + 1)
+			if err != nil {
+				return nil, nil, err
+			}
+			w.head = seg
+		}
+		var c *walChunk
+		if n := len(w.pend); n > 0 && w.pend[n-1].seg == w.head {
+			c = &w.pend[n-1]
+		} else {
+			w.pend = append(w.pend, walChunk{seg: w.head, off: w.head.size, data: getBuffer()})
+			c = &w.pend[len(w.pend)-1]
+		}
+		c.data = binary.LittleEndian.AppendUint32(c.data, uint32(len(p)))
+		c.data = binary.LittleEndian.AppendUint32(c.data, crc32.Checksum(p, walTable))
+		c.data = append(c.data, p...)
+		pos[i] = walPos{w.head.id, w.head.size + walHeader}
+		w.records.Add(1)
+		w.head.size += size
+	}
+	w.wake.Signal()
+	return pos, w.group, nil
+}
+
+// writer writes and syncs the groups, one after another.
+func (w *wal) writer() {
+	defer close(w.done)
+	for {
+		w.mu.Lock()
+		for len(w.pend) == 0 && !w.closed {
+			w.wake.Wait()
+		}
+		if len(w.pend) == 0 {
+			w.mu.Unlock()
+			return
+		}
+		chunks, g := w.pend, w.group
+		w.pend, w.group = nil, &walGroup{done: make(chan struct{})}
+		syncDir := false
+		for _, c := range chunks {
+			if c.seg.new {
+				c.seg.new, syncDir = false, true
+			}
+		}
+		w.mu.Unlock()
+
+		g.err = w.write(chunks, syncDir)
+		w.groups.Add(1)
+		for _, c := range chunks {
+			putBuffer(c.data)
+		}
+		if g.err != nil {
+			w.mu.Lock()
+			w.err = fmt.Errorf("write-ahead log: %w", g.err)
+			g.err = w.err
+			w.mu.Unlock()
+		}
+		close(g.done)
+	}
+}
+
+func (w *wal) write(chunks []walChunk, syncDir bool) error {
+	for i, c := range chunks {
+		if _, err := c.seg.f.WriteAt(c.data, c.off); err != nil {
+			return err
+		}
+		if i == len(chunks)-1 || chunks[i+1].seg != c.seg {
+			if err := fdatasync(c.seg.f); err != nil {
+				return err
+			}
+		}
+	}
+	if syncDir {
+		d, err := os.Open(w.dir)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		return d.Sync()
+	}
+	return nil
+}
+
+// Group buffers are reused: growing a fresh one record by record cost more
+// than the rest of an append.
+var buffers sync.Pool
+
+const bufferSize = 1 << 20
+
+func getBuffer() []byte {
+	if b, ok := buffers.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, bufferSize)
+}
+
+func putBuffer(b []byte) {
+	if cap(b) <= 4*bufferSize {
+		buffers.Put(&b)
+	}
+}
+
+// readAt reads n bytes at pos. It fails if the segment was retired.
+func (w *wal) readAt(pos walPos, n int) ([]byte, error) {
+	w.segMu.RLock()
+	defer w.segMu.RUnlock()
+	i, ok := slices.BinarySearchFunc(w.segs, pos.seg, func(s *walSegment, id uint64) int {
+		switch {
+		case s.id < id:
+			return -1
+		case s.id > id:
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return nil, fmt.Errorf("log segment %d: retired", pos.seg)
+	}
+	b := make([]byte, n)
+	if _, err := w.segs[i].f.ReadAt(b, pos.off); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// headID returns the segment appends go to.
+func (w *wal) headID() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.head.id
+}
+
+// segmentIDs returns the ids of the segments, oldest first.
+func (w *wal) segmentIDs() []uint64 {
+	w.segMu.RLock()
+	defer w.segMu.RUnlock()
+	ids := make([]uint64, len(w.segs))
+	for i, s := range w.segs {
+		ids[i] = s.id
+	}
+	return ids
+}
+
+// retire deletes the oldest segment, which must not be the head.
+func (w *wal) retire(id uint64) error {
+	w.segMu.Lock()
+	if len(w.segs) < 2 || w.segs[0].id != id {
+		w.segMu.Unlock()
+		return fmt.Errorf("log segment %d: not the oldest retirable segment", id)
+	}
+	seg := w.segs[0]
+	w.segs = slices.Delete(w.segs, 0, 1)
+	w.segMu.Unlock()
+	seg.f.Close()
+	return os.Remove(filepath.Join(w.dir, segmentName(id)))
+}
+
+// close writes what is pending, stops the writer and closes the files.
+func (w *wal) close() error {
+	w.mu.Lock()
+	w.closed = true
+	w.wake.Signal()
+	w.mu.Unlock()
+	<-w.done
+	w.closeFiles()
+	return w.err
+}
+
+func (w *wal) closeFiles() {
+	w.segMu.Lock()
+	defer w.segMu.Unlock()
+	for _, s := range w.segs {
+		s.f.Close()
+	}
+}

@@ -1,0 +1,260 @@
+package bolt
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/phoneshield/webhooks/shared/webhook"
+	"github.com/phoneshield/webhooks/shared/webhooktest"
+)
+
+func send(t *testing.T, db *DB, queue string, delay time.Duration, bodies ...string) {
+	t.Helper()
+	msgs := make([]webhook.OutMessage, len(bodies))
+	for i, b := range bodies {
+		msgs[i] = webhook.OutMessage{ID: fmt.Sprint(i), Body: []byte(b), Delay: delay}
+	}
+	must(t, db.SendMessages(t.Context(), queue, msgs))
+}
+
+// receiveAll receives every visible message of queue (deleting them if
+// del) and returns their bodies, sorted.
+func receiveAll(t *testing.T, db *DB, queue string, del bool) []string {
+	t.Helper()
+	var got []string
+	for {
+		ms, err := db.ReceiveMessages(t.Context(), queue, 10, time.Hour, 0)
+		must(t, err)
+		if len(ms) == 0 {
+			slices.Sort(got)
+			return got
+		}
+		for _, m := range ms {
+			got = append(got, string(m.Body))
+			if del {
+				must(t, db.DeleteMessage(t.Context(), queue, m.Receipt))
+			}
+		}
+	}
+}
+
+func segments(t *testing.T, path string) []string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(path+".wal", "*.log"))
+	must(t, err)
+	return names
+}
+
+// A record cut short at the end of the log (a write the crash
+// interrupted, so never acknowledged) is dropped at Open; what came before
+// is kept, and the log goes on from there.
+func TestLogTornTail(t *testing.T) {
+	for _, cut := range []int{1, 7, 9, 30} {
+		t.Run(fmt.Sprint(cut), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "webhooks.db")
+			db, err := Open(path, Options{})
+			must(t, err)
+			send(t, db, "q", 0, "one", "two")
+			send(t, db, "q", 0, "three-is-a-longer-body-than-the-cut")
+			must(t, db.Close())
+
+			seg := segments(t, path)
+			last := seg[len(seg)-1]
+			st, err := os.Stat(last)
+			must(t, err)
+			must(t, os.Truncate(last, st.Size()-int64(cut)))
+
+			db = openAt(t, path, Options{})
+			if got, want := receiveAll(t, db, "q", false), []string{"one", "two"}; !slices.Equal(got, want) {
+				t.Fatalf("after a torn tail: %q, want %q", got, want)
+			}
+			send(t, db, "q", 0, "four")
+			must(t, db.Close())
+			db = openAt(t, path, Options{})
+			if got, want := receiveAll(t, db, "q", false), []string{"four", "one", "two"}; !slices.Equal(got, want) {
+				t.Errorf("after reopening: %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// A bad record anywhere but at the end of the last segment is corruption:
+// Open refuses the file rather than dropping what follows.
+func TestLogCorruptSegment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "webhooks.db")
+	db, err := Open(path, Options{LogSegmentSize: 4096})
+	must(t, err)
+	for i := range 20 {
+		send(t, db, "q", 0, strings.Repeat(fmt.Sprint(i), 500))
+	}
+	must(t, db.Close())
+	seg := segments(t, path)
+	if len(seg) < 2 {
+		t.Fatalf("%d segments, want several", len(seg))
+	}
+	f, err := os.OpenFile(seg[0], os.O_RDWR, 0)
+	must(t, err)
+	_, err = f.WriteAt([]byte("X"), 100)
+	must(t, err)
+	f.Close()
+	_, err = Open(path, Options{})
+	if err == nil || !strings.Contains(err.Error(), filepath.Base(seg[0])) {
+		t.Fatalf("Open of a corrupt segment = %v, want an error naming %s", err, filepath.Base(seg[0]))
+	}
+}
+
+// Segments whose messages were all deleted are retired, oldest first; a
+// few long-delayed messages in an old segment are moved forward rather
+// than pin it, and keep their delay, across a restart too.
+func TestLogRetiresSegments(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "webhooks.db")
+	db := openAt(t, path, Options{LogSegmentSize: 8 << 10})
+	send(t, db, "later", 10*time.Minute, "delayed")
+	var want []string
+	for i := range 200 {
+		body := fmt.Sprintf("%03d-%s", i, strings.Repeat("x", 300))
+		send(t, db, "q", 0, body)
+		if i%50 == 0 {
+			want = append(want, body)
+		}
+	}
+	before := len(segments(t, path))
+	// Delete all but a few, which stay in their segments.
+	got := receiveAll(t, db, "q", false)
+	if len(got) != 200 {
+		t.Fatalf("received %d, want 200", len(got))
+	}
+	must(t, db.Close())
+	db = openAt(t, path, Options{LogSegmentSize: 8 << 10})
+	for {
+		ms, err := db.ReceiveMessages(t.Context(), "q", 10, time.Hour, 0)
+		must(t, err)
+		if len(ms) == 0 {
+			break
+		}
+		for _, m := range ms {
+			if !slices.Contains(want, string(m.Body)) {
+				must(t, db.DeleteMessage(t.Context(), "q", m.Receipt))
+			}
+		}
+	}
+	for range 3 {
+		must(t, db.tidyLog())
+	}
+	after := len(segments(t, path))
+	t.Logf("%d segments before, %d after tidying", before, after)
+	if after > 2 {
+		t.Errorf("%d segments left of %d, want at most 2", after, before)
+	}
+	must(t, db.Close())
+
+	db = openAt(t, path, Options{LogSegmentSize: 8 << 10})
+	if v, _, d := db.QueueDepth("later"); v != 0 || d != 1 {
+		t.Errorf("the delayed message: %d visible, %d delayed; want 0 and 1", v, d)
+	}
+	if v, _, _ := db.QueueDepth("q"); v != len(want) {
+		t.Errorf("%d messages kept, want %d", v, len(want))
+	}
+	if got := receiveAll(t, db, "q", true); !slices.Equal(got, want) {
+		t.Errorf("kept %q, want %q", got, want)
+	}
+}
+
+// Journaled writes (key outcomes, delivery records) live in the log and
+// in memory until the committer applies them; after a crash in between
+// the log alone brings them back.
+func TestJournalReplay(t *testing.T) {
+	old := journalInterval
+	journalInterval = time.Hour // nothing applied unless flushed
+	t.Cleanup(func() { journalInterval = old })
+	ctx := t.Context()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "webhooks.db")
+	db := openAt(t, path, Options{})
+	now := time.Now()
+	d := webhooktest.NewDelivery("whk_1", "evt_1", now)
+	must(t, db.AppendAttempt(ctx, d, webhooktest.NewAttempt(1, now, 500)))
+	must(t, db.AppendAttempt(ctx, d, webhooktest.NewAttempt(2, now, 200)))
+	l, err := db.Acquire(ctx, "key-done", 1, time.Minute)
+	must(t, err)
+	must(t, db.Finish(ctx, l))
+	l, err = db.Acquire(ctx, "key-released", 3, time.Minute)
+	must(t, err)
+	must(t, db.Release(ctx, l))
+
+	// A crash: copy the files as they are now, the journal not applied.
+	crashed := filepath.Join(t.TempDir(), "webhooks.db")
+	must(t, copyStore(path, crashed))
+	raw, err := bbolt.Open(crashed, 0o600, &bbolt.Options{ReadOnly: true})
+	must(t, err)
+	must(t, raw.View(func(tx *bbolt.Tx) error {
+		if n := tx.Bucket(bucketDeliveryRecords).Stats().KeyN + tx.Bucket(bucketIDs).Stats().KeyN; n != 0 {
+			t.Fatalf("%d records in the B+tree before the crash, want them in the log only", n)
+		}
+		return nil
+	}))
+	must(t, raw.Close())
+	db3 := openAt(t, crashed, Options{})
+	got, err := db3.GetDelivery(ctx, d.ID)
+	must(t, err)
+	if len(got.Attempts) != 2 || got.Status != d.Status {
+		t.Errorf("replayed delivery: %d attempts, status %s; want 2, %s", len(got.Attempts), got.Status, d.Status)
+	}
+	if _, err := db3.Acquire(ctx, "key-done", 2, time.Minute); !errors.Is(err, webhook.ErrDone) {
+		t.Errorf("Acquire of a finished key after replay = %v, want ErrDone", err)
+	}
+	if _, err := db3.Acquire(ctx, "key-released", 3, time.Minute); !errors.Is(err, webhook.ErrStale) {
+		t.Errorf("Acquire of a released attempt after replay = %v, want ErrStale", err)
+	}
+	ds, _, err := db3.ListDeliveries(ctx, "whk_1", webhook.Page{})
+	must(t, err)
+	if len(ds) != 1 || len(ds[0].Attempts) != 2 {
+		t.Errorf("listed %d deliveries after replay, want 1 with 2 attempts", len(ds))
+	}
+}
+
+// copyStore copies a store's file and log (a crash image).
+func copyStore(from, to string) error {
+	if err := copyFile(from, to); err != nil {
+		return err
+	}
+	names, err := filepath.Glob(filepath.Join(from+".wal", "*"))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(to+".wal", 0o700); err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := copyFile(n, filepath.Join(to+".wal", filepath.Base(n))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
