@@ -24,9 +24,9 @@
 // [*Error] pointing at the fault. [Filter.String] and [Filter.JSON] give
 // the canonical forms, which compile back to an equal filter. Per event,
 // call [Prepare] once and [Filter.Eval] for every endpoint's filter: the
-// event's data is decoded once, and what conditions derive from it (the
-// folded transcript, a number's country and area code, metadata) is
-// derived once, when first needed. Eval's why names the failing part, with
+// event's data is read once, and what conditions derive from it (whether
+// the transcript has a phrase, a number's country and area code, metadata)
+// is derived once, when first needed. Eval's why names the failing part, with
 // the value seen: `duration_seconds > 120 (was 95)`. [Filter.Match]
 // evaluates one event and traces every condition, for a "test this filter"
 // view.
@@ -170,15 +170,23 @@
 // # Cost
 //
 // Compiling takes tens of µs. Per event, the data's members are located by
-// a one-pass scanner without decoding the rest (~0.5 µs for 5.5 KB); text
-// is unescaped and folded once (eight ASCII bytes at a time); phrase
-// needles were folded at compile time, so a has is a substring scan with
-// boundary checks; and each phrase's result is kept in the Input, so
-// endpoints sharing a phrase, and explanations, don't scan again. Measured
-// on a shared 2-vCPU VM (BenchmarkSeedExample, 5 KB transcript, phrase at
-// the end): the seed filter on a fresh event ~15–20 µs, of which the two
-// searches ~0.75 µs; a further filter on the same prepared event ~50 ns. A
-// (?i)\b(pricing|quote)\b regexp takes ~115–150 µs; strings.Contains
-// (case-sensitive, not whole words) ~0.26 µs. BenchmarkFilter50: 50
-// endpoint filters on one event ~30–50 µs.
+// a one-pass scanner without decoding the rest, and a field is decoded when
+// a condition first reads it. A phrase that starts with an ASCII character
+// (most do) is looked for in the text's JSON string as it is in the event:
+// its escapes are checked once, then each place the phrase can begin (its
+// first letter in either case, an escape, one of the few non-ASCII letters
+// that fold to it) is compared a character at a time, folding only what is
+// compared, so the text is never unescaped or folded as a whole; other
+// phrases, and hostile text that this way would take more than linear time,
+// search a copy unescaped and folded once (eight ASCII bytes at a time).
+// Needles are folded at compile time, and each phrase's result is kept in
+// the Input, so endpoints sharing a phrase, and explanations, don't search
+// again. Measured on a shared 2-vCPU VM (BenchmarkSeedExample, 5 KB
+// transcript, phrase at the end), as ratios to strings.Contains looking for
+// both words in the same transcript in the same run (case-sensitive, not
+// whole words; ~0.3 µs there): the seed filter on a fresh event, locating
+// the data included, ~12× (~3.7 µs); a further filter on the same prepared
+// event ~0.15×; unescaping and folding the transcript, then scanning the
+// copy, as every phrase search did before, ~35×; a (?i)\b(pricing|quote)\b
+// regexp ~600×. BenchmarkFilter50, 50 endpoint filters on one event: ~120×.
 package filter

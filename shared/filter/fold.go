@@ -13,7 +13,10 @@ import (
 // are "Σ", "σ" and "ς"), with every run of white space made one space and
 // the ends trimmed. Phrases are folded the same way once, when the filter
 // is compiled, so a search is a plain substring scan plus word-boundary
-// checks.
+// checks. A phrase that starts with an ASCII character (most) is searched
+// for in the event's JSON string instead, folding only what it compares
+// (jsonText.has), with the answer the folded text gives: then the text is
+// neither unescaped nor folded.
 
 // asciiFold maps an ASCII byte to its folded form; 0 marks white space.
 var asciiFold = func() (t [utf8.RuneSelf]byte) {
@@ -137,6 +140,12 @@ type phrase struct {
 	needle     string // folded
 	startBound bool   // the needle starts with a word character: the text before must not
 	endBound   bool   // the needle ends with a word character: the text after must not
+
+	// When the needle starts with an ASCII character, the phrase is
+	// searched for in the JSON string (jsonText.has): lits are the ASCII
+	// bytes and alts the non-ASCII runes that fold to that character.
+	lits []byte
+	alts [][]byte
 }
 
 func newPhrase(s string) (phrase, bool) {
@@ -146,11 +155,15 @@ func newPhrase(s string) (phrase, bool) {
 	}
 	first, _ := utf8.DecodeRuneInString(n)
 	last, _ := utf8.DecodeLastRuneInString(n)
-	return phrase{
+	p := phrase{
 		needle:     strings.Clone(n),
 		startBound: isWord(first) && !unspaced(first),
 		endBound:   isWord(last) && !unspaced(last),
-	}, true
+	}
+	if first < utf8.RuneSelf {
+		p.lits, p.alts = firstOf(p.needle)
+	}
+	return p, true
 }
 
 // in reports whether the phrase occurs as whole words in the folded text t.

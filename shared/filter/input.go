@@ -6,36 +6,47 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
 // Input is one event prepared for evaluation by any number of filters: the
-// data object is decoded once, on first use, and what conditions derive
-// from it (folded transcript, region and area code of a number, metadata)
-// is derived once, when a filter first needs it. An Input is not safe for
-// concurrent use; a Filter is.
+// data object's members are located once, on first use, and what
+// conditions derive from them (a field's value, whether a text has a
+// phrase, region and area code of a number, metadata) is derived once,
+// when a filter first needs it. An Input is not safe for concurrent use; a
+// Filter is.
 type Input struct {
 	ev *webhook.Event
 
 	decoded bool
 	raw     [dCount]json.RawMessage // the data's fields filters read; nil when absent or null
 
-	// Lazily derived, each guarded by a bit of done.
-	done     uint32
-	strs     [dCount]string
-	strOK    uint32 // bit d: strs[d] holds a string
-	nums     [dCount]float64
-	numOK    uint32
-	texts    [dCount]string // folded transcript/summary
-	textOK   uint32
-	topicsF  []string     // folded topics
-	phones   [2]phoneInfo // caller, phone
-	metadata map[string]any
-	phrases  map[string]bool // phrase search results, by phrase.key
-	times    []localTime
+	// Lazily derived, each guarded by a bit of done, or for the scalars
+	// (the strings and numbers) by bit d of scalarDone.
+	done       uint32
+	scalarDone uint32
+	strs       [dCount]string
+	strOK      uint32 // bit d: strs[d] holds a string
+	nums       [dCount]float64
+	numOK      uint32
+	texts      [2]string    // summary, transcript (d - dSummary): folded
+	jtexts     [2]jsonText  // and as JSON strings
+	textOK     uint8        // bit d - dSummary: texts[d - dSummary] is there
+	jtextOK    uint8        // bit d - dSummary: jtexts[d - dSummary] is there
+	topicsF    []string     // folded topics
+	phones     [2]phoneInfo // caller, phone
+	metadata   map[string]any
+	phrases    []phraseResult  // phrase search results, the first ones
+	phraseM    map[string]bool // and the rest, by phrase.key
+	phraseA    [8]phraseResult // phrases' first array
+	times      []localTime
+}
+
+type phraseResult struct {
+	key   string // phrase.key
+	found bool
 }
 
 type localTime struct {
@@ -44,12 +55,13 @@ type localTime struct {
 }
 
 const (
-	doneStrs uint32 = 1 << iota
-	doneTopics
+	doneTopics uint32 = 1 << iota
 	doneCaller
 	donePhone
 	doneMeta
-	doneTextBase // + field index, for transcript and summary
+	doneTextBase // << (field - dSummary): a bit for summary, one for transcript
+	_
+	doneJSONTextBase // likewise
 )
 
 // Prepare readies ev for evaluation by many filters. It does no work up
@@ -98,44 +110,11 @@ func unquote(raw json.RawMessage) (string, bool) {
 	buf := make([]byte, 0, len(body))
 	for k >= 0 {
 		buf = append(buf, body[:k]...)
-		if k+1 >= len(body) {
+		r, n, ok := escapeAt(body, k)
+		if !ok {
 			return "", false
 		}
-		n := 2
-		switch c := body[k+1]; c {
-		case '"', '\\', '/':
-			buf = append(buf, c)
-		case 'b':
-			buf = append(buf, '\b')
-		case 'f':
-			buf = append(buf, '\f')
-		case 'n':
-			buf = append(buf, '\n')
-		case 'r':
-			buf = append(buf, '\r')
-		case 't':
-			buf = append(buf, '\t')
-		case 'u':
-			r, ok := hex4(body[k+2:])
-			if !ok {
-				return "", false
-			}
-			n = 6
-			if utf16.IsSurrogate(r) {
-				r2, ok := rune(0), false
-				if len(body) >= k+12 && body[k+6] == '\\' && body[k+7] == 'u' {
-					r2, ok = hex4(body[k+8:])
-				}
-				if d := utf16.DecodeRune(r, r2); ok && d != utf8.RuneError {
-					r, n = d, 12
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			buf = utf8.AppendRune(buf, r)
-		default:
-			return "", false
-		}
+		buf = utf8.AppendRune(buf, r)
 		body = body[k+n:]
 		k = bytes.IndexByte(body, '\\')
 	}
@@ -164,36 +143,30 @@ func hex4(b []byte) (rune, bool) {
 	return r, true
 }
 
-// scalars decodes the small scalar fields once.
-func (in *Input) scalars() {
-	if in.done&doneStrs != 0 {
-		return
-	}
-	in.done |= doneStrs
-	raw := in.data()
-	for _, d := range []dataField{dCallerNumber, dPhoneNumber, dDirection, dStatus, dSentiment, dUrgency} {
-		if s, ok := unquote(raw[d]); ok {
+// str returns string field d, decoded on first use.
+func (in *Input) str(d dataField) (string, bool) {
+	if in.scalarDone&(1<<d) == 0 {
+		in.scalarDone |= 1 << d
+		if s, ok := unquote(in.data()[d]); ok {
 			in.strs[d] = s
 			in.strOK |= 1 << d
 		}
 	}
-	if r := raw[dDuration]; isNumber(r) {
-		if f, err := strconv.ParseFloat(string(r), 64); err == nil {
-			in.nums[dDuration] = f
-			in.numOK |= 1 << dDuration
-		}
-	}
-}
-
-// str returns string field d.
-func (in *Input) str(d dataField) (string, bool) {
-	in.scalars()
 	return in.strs[d], in.strOK&(1<<d) != 0
 }
 
-// num returns number field d.
+// num returns number field d, decoded on first use.
 func (in *Input) num(d dataField) (float64, bool) {
-	in.scalars()
+	if in.scalarDone&(1<<d) == 0 {
+		in.scalarDone |= 1 << d
+		if r := in.data()[d]; isNumber(r) {
+			// The string doesn't outlive the call (nor does an error).
+			if f, err := strconv.ParseFloat(bytesString(r), 64); err == nil {
+				in.nums[d] = f
+				in.numOK |= 1 << d
+			}
+		}
+	}
 	return in.nums[d], in.numOK&(1<<d) != 0
 }
 
@@ -225,15 +198,31 @@ func (in *Input) urgency() (float64, bool) {
 
 // text returns the folded form of text field d (transcript or summary).
 func (in *Input) text(d dataField) (string, bool) {
-	bit := doneTextBase << (d - dSummary)
+	i := d - dSummary
+	bit := doneTextBase << i
 	if in.done&bit == 0 {
 		in.done |= bit
 		if s, ok := unquote(in.data()[d]); ok {
-			in.texts[d] = foldString(s)
-			in.textOK |= 1 << d
+			in.texts[i] = foldString(s)
+			in.textOK |= 1 << i
 		}
 	}
-	return in.texts[d], in.textOK&(1<<d) != 0
+	return in.texts[i], in.textOK&(1<<i) != 0
+}
+
+// jsonText returns text field d (transcript or summary) as a JSON string
+// prepared for phrase searches.
+func (in *Input) jsonText(d dataField) (*jsonText, bool) {
+	i := d - dSummary
+	bit := doneJSONTextBase << i
+	if in.done&bit == 0 {
+		in.done |= bit
+		if t, ok := parseJSONText(in.data()[d]); ok {
+			in.jtexts[i] = t
+			in.jtextOK |= 1 << i
+		}
+	}
+	return &in.jtexts[i], in.jtextOK&(1<<i) != 0
 }
 
 // maxPhraseCache bounds the phrase results an Input keeps.
@@ -242,16 +231,38 @@ const maxPhraseCache = 512
 // hasPhrase reports whether text field d has the phrase p. Results are kept:
 // endpoints often look for the same phrases, and explanations look again.
 func (in *Input) hasPhrase(d dataField, p *phrase) bool {
-	if found, ok := in.phrases[p.key]; ok {
+	for _, r := range in.phrases {
+		if r.key == p.key {
+			return r.found
+		}
+	}
+	if found, ok := in.phraseM[p.key]; ok {
 		return found
 	}
-	t, ok := in.text(d)
-	found := ok && p.in(t)
-	if in.phrases == nil {
-		in.phrases = make(map[string]bool, 8)
+	found, decided := false, false
+	if len(p.lits) > 0 {
+		// Search the JSON string, unless it is not one (then there is no
+		// text) or the search leaves it to the folded text.
+		t, ok := in.jsonText(d)
+		if found, decided = false, !ok; ok {
+			found, decided = t.has(p)
+		}
 	}
-	if len(in.phrases) < maxPhraseCache {
-		in.phrases[p.key] = found
+	if !decided {
+		t, ok := in.text(d)
+		found = ok && p.in(t)
+	}
+	switch {
+	case len(in.phrases) < len(in.phraseA):
+		if in.phrases == nil {
+			in.phrases = in.phraseA[:0]
+		}
+		in.phrases = append(in.phrases, phraseResult{p.key, found})
+	case len(in.phraseM) < maxPhraseCache-len(in.phraseA):
+		if in.phraseM == nil {
+			in.phraseM = make(map[string]bool, 8)
+		}
+		in.phraseM[p.key] = found
 	}
 	return found
 }
