@@ -175,7 +175,7 @@ func (db *DB) appendAttempt(ctx context.Context, d *webhook.Delivery, a webhook.
 		rec.Attempts = append(rec.Attempts, a)
 		slices.SortStableFunc(rec.Attempts, func(x, y webhook.Attempt) int { return x.N - y.N })
 	}
-	v, err := json.Marshal(&rec)
+	v, err := encodeDelivery(&rec)
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,7 @@ type message struct {
 	seq       uint64
 	pos       walPos // where the body is
 	size      int    // of the body
+	body      []byte // the body, while the cache has room (bodyCache)
 	id        string
 	sentAt    int64 // Unix ns
 	visibleAt int64 // Unix ns by Options.Now
@@ -366,6 +367,10 @@ func (db *DB) SendMessages(ctx context.Context, name string, msgs []webhook.OutM
 	for i, m := range msgs {
 		db.qseq++
 		ms[i] = &message{seq: db.qseq, id: newUUID(), sentAt: now, visibleAt: now + int64(m.Delay), size: len(m.Body)}
+		if db.cached+int64(len(m.Body)) <= bodyCache {
+			ms[i].body = slices.Clone(m.Body)
+			db.cached += int64(len(m.Body))
+		}
 		recs[i] = sendRecord(ms[i].seq, name, ms[i].id, ms[i].visibleAt, now, m.Body)
 	}
 	pos, g, err := db.wal.append(recs...)
@@ -385,10 +390,11 @@ func (db *DB) SendMessages(ctx context.Context, name string, msgs []webhook.OutM
 	db.qmu.Lock()
 	defer db.qmu.Unlock()
 	if err != nil {
-		if pos != nil {
-			for _, m := range ms {
+		for _, m := range ms {
+			if pos != nil {
 				db.useLocked(m.pos, m.size, -1)
 			}
+			db.uncacheLocked(m)
 		}
 		return fmt.Errorf("bolt: send to queue %s: %w", name, err)
 	}
@@ -472,6 +478,13 @@ func (db *DB) ReceiveMessages(ctx context.Context, name string, max int, visibil
 func (db *DB) readBodies(name string, taken []message) ([]webhook.InMessage, error) {
 	out := make([]webhook.InMessage, 0, len(taken))
 	for _, m := range taken {
+		if m.body != nil {
+			out = append(out, webhook.InMessage{
+				ID: m.id, Receipt: m.receipt, Body: slices.Clone(m.body),
+				ReceiveCount: m.receives, SentAt: time.Unix(0, m.sentAt),
+			})
+			continue
+		}
 		body, err := db.wal.readAt(m.pos, m.size)
 		if err != nil {
 			db.qmu.Lock()
@@ -550,7 +563,21 @@ func (db *DB) DeleteMessage(ctx context.Context, name, receipt string) error {
 		return fmt.Errorf("bolt: delete message %s from queue %s: %w", m.id, name, err)
 	}
 	db.useLocked(m.pos, m.size, -1)
+	db.uncacheLocked(m)
 	return nil
+}
+
+// bodyCache bounds the bytes of message bodies kept in memory: most
+// messages are received within milliseconds of being sent, and a read from
+// the log costs a system call; past the bound (a backlog) bodies are read
+// from the log.
+const bodyCache = 64 << 20
+
+func (db *DB) uncacheLocked(m *message) {
+	if m.body != nil {
+		db.cached -= int64(len(m.body))
+		m.body = nil
+	}
 }
 
 // tidyLog retires the log's oldest segments while no live message's body
@@ -615,7 +642,7 @@ func (db *DB) moveForward(seg uint64, live []message, queues []string) error {
 			return err
 		}
 		ready := m.visibleAt
-		if m.receives > 0 { // received since the restart: ready at once after the next
+		if m.receives > 0 { // received already: ready at once after a restart
 			ready = m.sentAt
 		}
 		recs[i] = sendRecord(m.seq, queues[i], m.id, ready, m.sentAt, body)

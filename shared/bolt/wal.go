@@ -44,7 +44,8 @@ type wal struct {
 	group  *walGroup  // the group pend belongs to
 	head   *walSegment
 	closed bool
-	err    error // sticky: a failed write fails every later append
+	err    error    // sticky: a failed write fails every later append
+	free   [][]byte // buffers to reuse
 
 	segMu sync.RWMutex // guards segs and the files' lifetime (reads hold it for reading)
 	segs  []*walSegment
@@ -235,7 +236,7 @@ func (w *wal) append(payloads ...[]byte) ([]walPos, *walGroup, error) {
 		if n := len(w.pend); n > 0 && w.pend[n-1].seg == w.head {
 			c = &w.pend[n-1]
 		} else {
-			w.pend = append(w.pend, walChunk{seg: w.head, off: w.head.size, data: getBuffer()})
+			w.pend = append(w.pend, walChunk{seg: w.head, off: w.head.size, data: w.getBufferLocked()})
 			c = &w.pend[len(w.pend)-1]
 		}
 		c.data = binary.LittleEndian.AppendUint32(c.data, uint32(len(p)))
@@ -273,9 +274,7 @@ func (w *wal) writer() {
 
 		g.err = w.write(chunks, syncDir)
 		w.groups.Add(1)
-		for _, c := range chunks {
-			putBuffer(c.data)
-		}
+		w.putBuffers(chunks)
 		if g.err != nil {
 			w.mu.Lock()
 			w.err = fmt.Errorf("write-ahead log: %w", g.err)
@@ -308,22 +307,31 @@ func (w *wal) write(chunks []walChunk, syncDir bool) error {
 	return nil
 }
 
-// Group buffers are reused: growing a fresh one record by record cost more
-// than the rest of an append.
-var buffers sync.Pool
+// Group buffers are reused (a few kept by the log itself: a sync.Pool is
+// emptied by every garbage collection, and clearing a fresh megabyte, or
+// growing a buffer record by record, cost more than the rest of an
+// append).
+const (
+	bufferSize  = 1 << 20
+	keptBuffers = 4
+)
 
-const bufferSize = 1 << 20
-
-func getBuffer() []byte {
-	if b, ok := buffers.Get().(*[]byte); ok {
-		return (*b)[:0]
+func (w *wal) getBufferLocked() []byte {
+	if n := len(w.free); n > 0 {
+		b := w.free[n-1]
+		w.free = w.free[:n-1]
+		return b[:0]
 	}
 	return make([]byte, 0, bufferSize)
 }
 
-func putBuffer(b []byte) {
-	if cap(b) <= 4*bufferSize {
-		buffers.Put(&b)
+func (w *wal) putBuffers(chunks []walChunk) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range chunks {
+		if len(w.free) < keptBuffers && cap(c.data) <= 4*bufferSize {
+			w.free = append(w.free, c.data)
+		}
 	}
 }
 

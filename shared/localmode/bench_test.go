@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -97,7 +95,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 
 	// The pipeline.
 	s, err := Start(Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), Allow: egress.Loopback, AllowHTTP: true,
-		Concurrency: benchConcurrency(), NoRateLimit: true, Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))})
+		Concurrency: 4, NoRateLimit: true, Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -174,9 +172,4 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func benchConcurrency() int {
-	n, _ := strconv.Atoi(os.Getenv("BENCH_CONC"))
-	return max(n, 4)
 }
