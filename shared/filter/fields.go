@@ -8,7 +8,7 @@ import (
 	"time"
 	_ "time/tzdata" // IANA zones for hosts (Lambda) without zoneinfo
 
-	"github.com/nyaruka/phonenumbers"
+	"github.com/phoneshield/webhooks/shared/filter/internal/phonenumbers"
 )
 
 // fieldKind is the type of a field, which decides its operators and the

@@ -3,7 +3,7 @@ package filter
 import (
 	"sync"
 
-	"github.com/nyaruka/phonenumbers"
+	"github.com/phoneshield/webhooks/shared/filter/internal/phonenumbers"
 )
 
 // phoneInfo is what libphonenumber derives from an E.164 number.
