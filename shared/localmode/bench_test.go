@@ -59,7 +59,8 @@ func (r *countingReceiver) expect(n int64) {
 // queues → delivery handler → 10 loopback receivers, one per endpoint, with
 // every write fsynced in group commits) against a baseline, in the same
 // run, of a plain tuned net/http client POSTing bodies of the same size to
-// the same receivers with 8 workers. It reports both rates and their ratio.
+// the same receivers with 8 workers. It reports both rates and their ratio,
+// and the CPU time the process spent per delivery in each.
 func BenchmarkEndToEnd(b *testing.B) {
 	const endpoints = 10
 	rcv := newCountingReceiver(b, endpoints)
@@ -71,7 +72,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	// Baseline.
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64, DisableCompression: true}}
 	rcv.expect(int64(n))
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	var wg sync.WaitGroup
 	var next atomic.Int64
 	for range 8 {
@@ -90,6 +91,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 	wg.Wait()
 	baseline := float64(n) / time.Since(start).Seconds()
+	baselineCPU := cpuTime() - cpu
 
 	// The pipeline.
 	s, err := Start(Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), Allow: egress.Loopback, AllowHTTP: true,
@@ -109,7 +111,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	entries := make([]catalog.Entry, 0, 10)
 	rcv.expect(int64(n))
 	b.ResetTimer()
-	start = time.Now()
+	start, cpu = time.Now(), cpuTime()
 	var pub sync.WaitGroup
 	var sent atomic.Int64
 	for w := range 4 {
@@ -148,9 +150,16 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.Fatalf("only %d of %d deliveries arrived", rcv.n.Load(), n)
 	}
 	pipeline := float64(n) / time.Since(start).Seconds()
+	pipelineCPU := cpuTime() - cpu
 	b.StopTimer()
 	b.ReportMetric(baseline, "baseline-deliveries/s")
 	b.ReportMetric(pipeline, "deliveries/s")
 	b.ReportMetric(pipeline/baseline, "ratio")
+	if pipelineCPU > 0 {
+		// CPU time of the whole process (receivers included) per delivery:
+		// steadier than the rates on a busy machine.
+		b.ReportMetric(float64(baselineCPU.Microseconds())/float64(n), "baseline-cpu-µs/delivery")
+		b.ReportMetric(float64(pipelineCPU.Microseconds())/float64(n), "cpu-µs/delivery")
+	}
 	_ = webhook.Enterprise
 }
