@@ -100,3 +100,26 @@ const (
 {"level":"INFO","msg":"attempt failed","delivery_id":"dlv_vieeeq3y5nwkw6whodknk6ph","endpoint_id":"whk_wire","event_id":"evt_wire","event_type":"call.completed","attempt":6,"status":500,"error":"HTTP 500","latency_ms":3}
 {"level":"WARN","msg":"dead-lettered","delivery_id":"dlv_vieeeq3y5nwkw6whodknk6ph","endpoint_id":"whk_wire","event_id":"evt_wire","event_type":"call.completed","attempt":6,"reason":"6 attempts failed; last: HTTP 500","attempts":1}`
 )
+
+// A custom header saved in any case is sent under its canonical name and,
+// if it looks like a credential, logged redacted.
+func TestLoggedHeadersRedactedInAnyCase(t *testing.T) {
+	ep := &webhook.Endpoint{ID: "whk_case", URL: "https://hooks.example.com/x", Status: webhook.StatusActive,
+		Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo=", Headers: map[string]string{"x-api-key": "k1", "x-tenant": "acme"}}
+	h, log := &fakeHTTP{}, &recordLog{}
+	d := &delivery.Deliverer{Endpoints: benchEndpoints{ep.ID: ep}, Keys: benchKeys{}, Log: log, Queue: benchStore{}, DeadLetters: benchStore{},
+		HTTP: h, Plan: webhook.Enterprise, QueueName: func(id string) string { return id }, Logger: slog.New(slog.DiscardHandler)}
+	b, _ := delivery.NewTask(event("evt_case"), ep.ID).Encode()
+	if err := d.Process(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.reqs[0].Headers["X-Api-Key"]; len(got) != 1 || got[0] != "k1" {
+		t.Errorf("sent X-Api-Key = %q", got)
+	}
+	if got := log.rec.Request.Headers["X-Api-Key"]; got != "[redacted]" {
+		t.Errorf("logged X-Api-Key = %q, want [redacted]", got)
+	}
+	if got := log.rec.Request.Headers["X-Tenant"]; got != "acme" {
+		t.Errorf("logged X-Tenant = %q, want acme", got)
+	}
+}
