@@ -10,6 +10,13 @@
 // so a kill -9 loses nothing: after a restart every undelivered event and
 // retry resumes (messages in flight at the crash become visible again, and
 // leases left by the dead process are released at start-up).
+//
+// Endpoint configurations are read through one in-memory cache
+// (fanout.Cache, refreshed every second) by both the fan-out and each
+// delivery. The management API invalidates it on every change, so an
+// update, disable, secret rotation or delete applies to the next delivery
+// at once; a delivery already past its endpoint lookup finishes with the
+// configuration it read, as it would without the cache.
 package localmode
 
 import (
@@ -141,6 +148,9 @@ func Start(cfg Config) (*Server, error) {
 
 	guard := egress.New(cfg.Allow...)
 	httpSender := sender.New(sender.Options{Guard: guard, Timeout: cfg.AttemptTimeout, TLSConfig: cfg.TLSConfig})
+	// The endpoint cache serves the fan-out's list and each delivery's
+	// endpoint. The management API invalidates it on every change, so
+	// changes made here take effect at once; TTL bounds anything else.
 	s.cache = &fanout.Cache{Store: db, TTL: time.Second}
 	queueName := func(id string) string { return id }
 	s.filter = &handler.Filter{
@@ -148,7 +158,7 @@ func Start(cfg Config) (*Server, error) {
 		DeadLetters: db, Logger: log,
 	}
 	deliverer := &delivery.Deliverer{
-		Endpoints: db, Keys: db, Log: db, Queue: db, DeadLetters: db, HTTP: httpSender,
+		Endpoints: s.cache, Keys: db, Log: db, Queue: db, DeadLetters: db, HTTP: httpSender,
 		Plan: cfg.Plan, QueueName: queueName, RetryScale: cfg.RetryScale, Logger: log,
 	}
 	if !cfg.NoRateLimit {
