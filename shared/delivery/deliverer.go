@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/phoneshield/webhooks/shared/envelope"
 	"github.com/phoneshield/webhooks/shared/sender"
@@ -383,7 +384,9 @@ func (d *Deliverer) request(t *Task, ep *webhook.Endpoint, body []byte, now time
 		return vals[len(vals)-1 : len(vals) : len(vals)]
 	}
 	h := make(http.Header, len(ep.Headers)+8) // + 4 signature headers
-	logged := webhook.Request{URL: ep.URL, Body: string(body), Headers: make(map[string]string, len(ep.Headers)+8)}
+	// The logged body shares the rendered body's bytes: nothing modifies
+	// them once rendered (they are only hashed, sent and logged).
+	logged := webhook.Request{URL: ep.URL, Body: unsafe.String(unsafe.SliceData(body), len(body)), Headers: make(map[string]string, len(ep.Headers)+8)}
 	for k, v := range ep.Headers {
 		// Validated at save time: never a reserved name, never twice in
 		// different cases.
