@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -236,11 +235,4 @@ func pagesWritten(db *DB) int64 {
 // and how many writes they carried.
 func (db *DB) commitStats() (commits, writes int64) {
 	return db.commits.Load(), db.writes.Load()
-}
-
-// cpuTime is the CPU time (user and system) the process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/phoneshield/webhooks/shared/envelope"
 	"github.com/phoneshield/webhooks/shared/sender"
@@ -70,6 +71,8 @@ type Deliverer struct {
 	Now        func() time.Time // default time.Now
 	Rand       func() float64   // jitter source; default math/rand
 	Logger     *slog.Logger     // default slog.Default()
+
+	signers signerCache
 }
 
 // Defaults.
@@ -97,13 +100,14 @@ func (d *Deliverer) logger() *slog.Logger {
 // and may be deleted; an error means it must be handed out again later (the
 // handler reports it as a batch item failure). Poison bodies are
 // dead-lettered, not returned as errors, so they never block a batch.
+// Process only reads body (the handler passes the bytes of an immutable
+// string), and the task decoded from it may share its memory.
 func (d *Deliverer) Process(ctx context.Context, body []byte) error {
 	t, err := DecodeTask(body)
 	if err != nil {
 		return d.poison(ctx, body, err)
 	}
-	log := d.logger().With("delivery_id", t.DeliveryID, "endpoint_id", t.EndpointID,
-		"event_id", t.Event.ID, "event_type", t.Event.Type, "attempt", t.Attempt)
+	log := taskLogger{d.logger(), t}
 
 	now := d.now()
 	if wait := t.NotBefore.Sub(now); wait > 0 {
@@ -242,7 +246,7 @@ func attemptOf(n int, at time.Time, res sender.Result) webhook.Attempt {
 // delivered webhook to save a log line would be worse. Without a Settler,
 // the log write and the lease's end are independent and run concurrently,
 // so a delivery costs one store round trip here, not two.
-func (d *Deliverer) settle(ctx context.Context, log *slog.Logger, l webhook.Lease, done bool, rec *webhook.Delivery, a webhook.Attempt, before func() error) error {
+func (d *Deliverer) settle(ctx context.Context, log taskLogger, l webhook.Lease, done bool, rec *webhook.Delivery, a webhook.Attempt, before func() error) error {
 	if before != nil {
 		if err := before(); err != nil {
 			return fmt.Errorf("delivery: %s: %w", rec.ID, err)
@@ -258,16 +262,15 @@ func (d *Deliverer) settle(ctx context.Context, log *slog.Logger, l webhook.Leas
 		}
 		return nil
 	}
-	logged := make(chan struct{})
-	go func() {
-		defer close(logged)
-		if err := d.Log.AppendAttempt(ctx, rec, a); err != nil {
-			log.Error("delivery log write failed", "error", err.Error())
-		}
-	}()
-	err := end(ctx, l)
-	<-logged
-	if err != nil {
+	// The lease's end runs on a fresh goroutine and the log write (the
+	// deeper call: it encodes the record) on this one, whose stack has
+	// already grown: fewer stack copies.
+	ended := make(chan error, 1)
+	go func() { ended <- end(ctx, l) }()
+	if err := d.Log.AppendAttempt(ctx, rec, a); err != nil {
+		log.Error("delivery log write failed", "error", err.Error())
+	}
+	if err := <-ended; err != nil {
 		return fmt.Errorf("delivery: %s: %w", rec.ID, err)
 	}
 	return nil
@@ -316,7 +319,7 @@ func (d *Deliverer) requeue(ctx context.Context, t *Task, wait time.Duration) er
 }
 
 // deadLetter stores the task in the DLQ with every attempt's outcome.
-func (d *Deliverer) deadLetter(ctx context.Context, log *slog.Logger, t *Task, last *webhook.Attempt, reason string) error {
+func (d *Deliverer) deadLetter(ctx context.Context, log taskLogger, t *Task, last *webhook.Attempt, reason string) error {
 	attempts := append([]webhook.Attempt(nil), t.Previous...)
 	if last != nil {
 		attempts = append(attempts, *last)
@@ -357,39 +360,51 @@ func trimmed(a webhook.Attempt) webhook.Attempt {
 	return a
 }
 
+// Canonical keys of the headers every attempt carries.
+var (
+	keyEventID    = http.CanonicalHeaderKey("X-PhoneShield-Event-Id")
+	keyEventType  = http.CanonicalHeaderKey("X-PhoneShield-Event-Type")
+	keyDeliveryID = http.CanonicalHeaderKey("X-PhoneShield-Delivery-Id")
+	keyAttempt    = http.CanonicalHeaderKey("X-PhoneShield-Attempt")
+)
+
 // request builds the HTTP request of one attempt and the copy of it that is
 // logged: the same headers less the signatures, with the values of custom
 // headers that look like credentials redacted.
 func (d *Deliverer) request(t *Task, ep *webhook.Endpoint, body []byte, now time.Time) (sender.Request, webhook.Request, error) {
-	h := make(http.Header, len(ep.Headers)+8)
-	for k, v := range ep.Headers {
-		h.Set(k, v) // validated at save time: never a reserved name
+	signer, err := d.signers.get(ep, now)
+	if err != nil {
+		return sender.Request{}, webhook.Request{}, fmt.Errorf("endpoint secret: %w", err)
 	}
-	h.Set("X-PhoneShield-Event-Id", t.Event.ID)
-	h.Set("X-PhoneShield-Event-Type", t.Event.Type)
-	h.Set("X-PhoneShield-Delivery-Id", t.DeliveryID)
-	h.Set("X-PhoneShield-Attempt", strconv.Itoa(t.Attempt))
-
-	logged := webhook.Request{URL: ep.URL, Body: string(body), Headers: make(map[string]string, len(h)+3)}
-	for k, v := range h {
-		val := v[0]
-		if _, custom := ep.Headers[k]; custom && sensitiveHeader(k) {
-			val = "[redacted]"
+	// One backing array for every single-value header; each slice is
+	// capped so an append copies instead of clobbering its neighbour.
+	vals := make([]string, 0, len(ep.Headers)+4)
+	one := func(v string) []string {
+		vals = append(vals, v)
+		return vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	h := make(http.Header, len(ep.Headers)+8) // + 4 signature headers
+	// The logged body shares the rendered body's bytes: nothing modifies
+	// them once rendered (they are only hashed, sent and logged).
+	logged := webhook.Request{URL: ep.URL, Body: unsafe.String(unsafe.SliceData(body), len(body)), Headers: make(map[string]string, len(ep.Headers)+8)}
+	for k, v := range ep.Headers {
+		// Validated at save time: never a reserved name, never twice in
+		// different cases.
+		k = http.CanonicalHeaderKey(k)
+		h[k] = one(v)
+		if sensitiveHeader(k) {
+			v = "[redacted]"
 		}
-		logged.Headers[k] = val
+		logged.Headers[k] = v
+	}
+	attempt := strconv.Itoa(t.Attempt)
+	for _, kv := range [...][2]string{{keyEventID, t.Event.ID}, {keyEventType, t.Event.Type}, {keyDeliveryID, t.DeliveryID}, {keyAttempt, attempt}} {
+		h[kv[0]] = one(kv[1])
+		logged.Headers[kv[0]] = kv[1]
 	}
 	logged.Headers["Content-Type"] = "application/json"
 	logged.Headers["User-Agent"] = webhook.UserAgent
 
-	secrets := ep.Secrets(now)
-	strs := make([]string, len(secrets))
-	for i, s := range secrets {
-		strs[i] = string(s)
-	}
-	signer, err := signature.NewSigner(strs...)
-	if err != nil {
-		return sender.Request{}, logged, fmt.Errorf("endpoint secret: %w", err)
-	}
 	signer.Sign(t.Event.ID, now, body, h)
 	logged.Headers[signature.HeaderWebhookID] = h.Get(signature.HeaderWebhookID)
 	logged.Headers[signature.HeaderWebhookTimestamp] = h.Get(signature.HeaderWebhookTimestamp)

@@ -174,3 +174,68 @@ func TestCache(t *testing.T) {
 type listerFunc func() ([]*webhook.Endpoint, error)
 
 func (f listerFunc) ListEndpoints(context.Context) ([]*webhook.Endpoint, error) { return f() }
+
+// storeFunc lists from a function and gets from a map.
+type storeFunc struct {
+	listerFunc
+	byID map[string]*webhook.Endpoint
+	gets int
+}
+
+func (s *storeFunc) GetEndpoint(_ context.Context, id string) (*webhook.Endpoint, error) {
+	s.gets++
+	if ep, ok := s.byID[id]; ok {
+		return ep, nil
+	}
+	return nil, webhook.ErrNotFound
+}
+
+func TestCacheGetEndpoint(t *testing.T) {
+	now := time.Unix(0, 0)
+	status := webhook.StatusActive
+	lists := 0
+	store := &storeFunc{byID: map[string]*webhook.Endpoint{"whk_new": ep("whk_new", webhook.StatusActive, "*")}}
+	store.listerFunc = func() ([]*webhook.Endpoint, error) {
+		lists++
+		return []*webhook.Endpoint{ep("whk_a", status, "*"), ep("whk_b", webhook.StatusActive, "*")}, nil
+	}
+	c := &Cache{Store: store, TTL: time.Second, Now: func() time.Time { return now }}
+	ctx := context.Background()
+	get := func(id string) (*webhook.Endpoint, error) {
+		t.Helper()
+		return c.GetEndpoint(ctx, id)
+	}
+	if e, err := get("whk_a"); err != nil || e.ID != "whk_a" || e.Status != webhook.StatusActive {
+		t.Fatalf("GetEndpoint(whk_a) = %v, %v", e, err)
+	}
+	if e, err := get("whk_b"); err != nil || e.ID != "whk_b" || lists != 1 || store.gets != 0 {
+		t.Fatalf("GetEndpoint(whk_b) = %v, %v after %d lists, %d gets; want one list, no get", e, err, lists, store.gets)
+	}
+	// Not in the list: read from the store.
+	if e, err := get("whk_new"); err != nil || e.ID != "whk_new" || store.gets != 1 {
+		t.Fatalf("GetEndpoint(whk_new) = %v, %v after %d gets", e, err, store.gets)
+	}
+	if _, err := get("whk_gone"); !errors.Is(err, webhook.ErrNotFound) {
+		t.Fatalf("GetEndpoint(whk_gone) = %v, want ErrNotFound", err)
+	}
+	// A change in the store is seen once the TTL has passed, or at once
+	// after Invalidate.
+	status = webhook.StatusInactive
+	if e, _ := get("whk_a"); e.Status != webhook.StatusActive {
+		t.Fatal("refreshed within the TTL")
+	}
+	now = now.Add(time.Second)
+	if e, _ := get("whk_a"); e.Status != webhook.StatusInactive || lists != 2 {
+		t.Fatalf("after the TTL: status %s after %d lists", e.Status, lists)
+	}
+	status = webhook.StatusActive
+	c.Invalidate()
+	if e, _ := get("whk_a"); e.Status != webhook.StatusActive || lists != 3 {
+		t.Fatalf("after Invalidate: status %s after %d lists", e.Status, lists)
+	}
+	// Without a getter, an id the list lacks is not found.
+	c2 := &Cache{Store: store.listerFunc, TTL: time.Second, Now: func() time.Time { return now }}
+	if _, err := c2.GetEndpoint(ctx, "whk_new"); !errors.Is(err, webhook.ErrNotFound) {
+		t.Fatalf("GetEndpoint without a getter = %v, want ErrNotFound", err)
+	}
+}

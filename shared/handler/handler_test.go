@@ -13,10 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	catalog "github.com/phoneshield/webhooks/events"
+	"github.com/phoneshield/webhooks/shared/delivery"
 	"github.com/phoneshield/webhooks/shared/handler"
+	"github.com/phoneshield/webhooks/shared/sender"
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
@@ -177,5 +180,56 @@ func TestDeliverHandlerReportsFailuresAndRunsConcurrently(t *testing.T) {
 	}
 	if proc.sawAll != 10 {
 		t.Errorf("%d of 10 records were in flight together, want all 10 (a batch runs concurrently)", proc.sawAll)
+	}
+}
+
+type oneEndpoint struct{ ep *webhook.Endpoint }
+
+func (o oneEndpoint) GetEndpoint(_ context.Context, id string) (*webhook.Endpoint, error) {
+	if id == o.ep.ID {
+		return o.ep, nil
+	}
+	return nil, webhook.ErrNotFound
+}
+
+type nopLog struct{}
+
+func (nopLog) AppendAttempt(context.Context, *webhook.Delivery, webhook.Attempt) error { return nil }
+
+type okHTTP struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func (h *okHTTP) Send(_ context.Context, req sender.Request) sender.Result {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.sent = append(h.sent, string(req.Body))
+	return sender.Result{StatusCode: 200}
+}
+
+// The handler passes each record's Body to the Deliverer without a copy:
+// the Deliverer must only read it, here even from a string constant (which
+// lives in read-only memory: a write would crash).
+func TestDeliverHandlerOnRealDeliverer(t *testing.T) {
+	const task = `{"delivery_id":"dlv_1","endpoint_id":"whk_1","event":{"id":"evt_1","type":"call.completed",` +
+		`"time":"2026-11-27T08:00:00Z","environment":"production","data":{"call_id":"c1","n":[1,2.5,true,null]}},"attempt":1}`
+	ep := &webhook.Endpoint{ID: "whk_1", URL: "https://hooks.example.com/x", Status: webhook.StatusActive,
+		Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo="}
+	dlq, h := &recordingDLQ{}, &okHTTP{}
+	d := &delivery.Deliverer{Endpoints: oneEndpoint{ep}, Keys: nopKeys{}, Log: nopLog{}, Queue: discardQueue{}, DeadLetters: dlq,
+		HTTP: h, Plan: webhook.Enterprise, QueueName: func(id string) string { return id }, Logger: quiet}
+	ev := events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: task}, {MessageId: "m2", Body: ""}, {MessageId: "m3", Body: "{not json"}}}
+	resp, _ := (&handler.Deliver{Deliverer: d, Logger: quiet}).Handle(context.Background(), ev)
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("failures: %v", resp.BatchItemFailures)
+	}
+	want := `{"event_type":"call.completed","timestamp":"2026-11-27T08:00:00Z","version":"1.0","environment":"production",` +
+		`"webhook_id":"whk_1","event_id":"evt_1","data":{"call_id":"c1","n":[1,2.5,true,null]}}`
+	if len(h.sent) != 1 || h.sent[0] != want {
+		t.Errorf("sent %q, want one %s", h.sent, want)
+	}
+	if len(dlq.got) != 2 || ev.Records[0].Body != task {
+		t.Errorf("%d poison records dead-lettered, want 2; body now %q", len(dlq.got), ev.Records[0].Body)
 	}
 }

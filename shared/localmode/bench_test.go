@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -165,11 +164,4 @@ func BenchmarkEndToEnd(b *testing.B) {
 	b.ReportMetric(float64(baselineCPU.Microseconds())/float64(n), "baseline-cpu-µs/delivery")
 	b.ReportMetric(float64(pipelineCPU.Microseconds())/float64(n), "cpu-µs/delivery")
 	_ = webhook.Enterprise
-}
-
-// cpuTime is the CPU time (user and system) the process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

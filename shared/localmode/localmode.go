@@ -10,6 +10,13 @@
 // so a kill -9 loses nothing: after a restart every undelivered event and
 // retry resumes (messages in flight at the crash become visible again, and
 // leases left by the dead process are released at start-up).
+//
+// Endpoint configurations are read through one in-memory cache
+// (fanout.Cache, refreshed every second) by both the fan-out and each
+// delivery. The management API invalidates it on every change, so an
+// update, disable, secret rotation or delete applies to the next delivery
+// at once; a delivery already past its endpoint lookup finishes with the
+// configuration it read, as it would without the cache.
 package localmode
 
 import (
@@ -27,6 +34,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -141,6 +149,9 @@ func Start(cfg Config) (*Server, error) {
 
 	guard := egress.New(cfg.Allow...)
 	httpSender := sender.New(sender.Options{Guard: guard, Timeout: cfg.AttemptTimeout, TLSConfig: cfg.TLSConfig})
+	// The endpoint cache serves the fan-out's list and each delivery's
+	// endpoint. The management API invalidates it on every change, so
+	// changes made here take effect at once; TTL bounds anything else.
 	s.cache = &fanout.Cache{Store: db, TTL: time.Second}
 	queueName := func(id string) string { return id }
 	s.filter = &handler.Filter{
@@ -148,7 +159,7 @@ func Start(cfg Config) (*Server, error) {
 		DeadLetters: db, Logger: log,
 	}
 	deliverer := &delivery.Deliverer{
-		Endpoints: db, Keys: db, Log: db, Queue: db, DeadLetters: db, HTTP: httpSender,
+		Endpoints: s.cache, Keys: db, Log: db, Queue: db, DeadLetters: db, HTTP: httpSender,
 		Plan: cfg.Plan, QueueName: queueName, RetryScale: cfg.RetryScale, Logger: log,
 	}
 	if !cfg.NoRateLimit {
@@ -289,6 +300,7 @@ func (s *Server) startPollerLocked(queue string, n int, poll func(ctx context.Co
 // does (concurrent invocations), to the filter handler; a failed invocation leaves the event queued
 // for another try.
 func (s *Server) pollEvents(ctx context.Context, queue string) {
+	settleCtx := context.WithoutCancel(ctx)
 	for ctx.Err() == nil {
 		msgs, err := s.db.ReceiveMessages(ctx, queue, 10, Visibility, time.Second)
 		if err != nil {
@@ -305,7 +317,7 @@ func (s *Server) pollEvents(ctx context.Context, queue string) {
 				} else {
 					err = delivery.PoisonDeadLetter(ctx, s.db, s.log, "event queue", m.Body, err, time.Now())
 				}
-				s.settle(ctx, queue, m, err == nil)
+				s.settle(settleCtx, queue, m, err == nil)
 			})
 		}
 		wg.Wait()
@@ -317,6 +329,7 @@ func (s *Server) pollEvents(ctx context.Context, queue string) {
 // reported as a batch item failure.
 func (s *Server) pollDeliveries(ctx context.Context, queue string) {
 	arn := "arn:aws:sqs:local:000000000000:" + queue
+	settleCtx := context.WithoutCancel(ctx)
 	for ctx.Err() == nil {
 		msgs, err := s.db.ReceiveMessages(ctx, queue, 10, Visibility, time.Second)
 		if err != nil {
@@ -329,7 +342,10 @@ func (s *Server) pollDeliveries(ctx context.Context, queue string) {
 		ev := events.SQSEvent{Records: make([]events.SQSMessage, len(msgs))}
 		for i, m := range msgs {
 			ev.Records[i] = events.SQSMessage{
-				MessageId: m.ID, ReceiptHandle: m.Receipt, Body: string(m.Body),
+				// The body as a string without a copy: nothing modifies
+				// it (see webhook.Queue.ReceiveMessages), and the handler
+				// only reads it.
+				MessageId: m.ID, ReceiptHandle: m.Receipt, Body: unsafe.String(unsafe.SliceData(m.Body), len(m.Body)),
 				EventSource: "aws:sqs", EventSourceARN: arn, AWSRegion: "local",
 				Attributes: map[string]string{
 					"ApproximateReceiveCount": strconv.Itoa(m.ReceiveCount),
@@ -346,18 +362,21 @@ func (s *Server) pollDeliveries(ctx context.Context, queue string) {
 		// batch's records together, not one commit after another.
 		var wg sync.WaitGroup
 		for _, m := range msgs {
-			wg.Go(func() { s.settle(ctx, queue, m, !failed[m.ID]) })
+			wg.Go(func() { s.settle(settleCtx, queue, m, !failed[m.ID]) })
 		}
 		wg.Wait()
 	}
 }
 
+// settle deletes a handled message or hands it out again later; ctx must
+// not end at shutdown (context.WithoutCancel), so a handled batch is
+// settled.
 func (s *Server) settle(ctx context.Context, queue string, m webhook.InMessage, ok bool) {
 	var err error
 	if ok {
-		err = s.db.DeleteMessage(context.WithoutCancel(ctx), queue, m.Receipt)
+		err = s.db.DeleteMessage(ctx, queue, m.Receipt)
 	} else {
-		err = s.db.ChangeVisibility(context.WithoutCancel(ctx), queue, m.Receipt, RetryBackoff)
+		err = s.db.ChangeVisibility(ctx, queue, m.Receipt, RetryBackoff)
 	}
 	if err != nil {
 		s.log.Error("settling queue message failed", "queue", queue, "error", err.Error())

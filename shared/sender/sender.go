@@ -43,6 +43,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -127,9 +128,13 @@ type Sender struct {
 	client    *http.Client
 	transport *http.Transport
 	timeout   time.Duration
-	userAgent string
+	userAgent []string // the User-Agent header's value, shared by every request
 	now       func() time.Time
 }
+
+// contentType is the Content-Type header's value, shared by every request
+// (net/http never modifies a request's header values).
+var contentType = []string{"application/json"}
 
 // New returns a Sender.
 func New(opts Options) *Sender {
@@ -181,7 +186,7 @@ func New(opts Options) *Sender {
 		},
 		transport: t,
 		timeout:   opts.Timeout,
-		userAgent: opts.UserAgent,
+		userAgent: []string{opts.UserAgent},
 		now:       time.Now,
 	}
 }
@@ -251,11 +256,12 @@ func (s *Sender) Send(ctx context.Context, req Request) Result {
 	if hreq.URL.Scheme != "https" && hreq.URL.Scheme != "http" {
 		return Result{Latency: time.Since(start), Err: failf(nil, "invalid URL: scheme must be https or http, got %q", hreq.URL.Scheme)}
 	}
+	hreq.Header = make(http.Header, len(req.Headers)+3)
 	for k, v := range req.Headers {
 		hreq.Header[http.CanonicalHeaderKey(k)] = v
 	}
-	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set("User-Agent", s.userAgent)
+	hreq.Header["Content-Type"] = contentType
+	hreq.Header["User-Agent"] = s.userAgent
 	if _, ok := hreq.Header["Idempotency-Key"]; !ok {
 		// Not sent; lets net/http replay the POST once if a reused
 		// keep-alive connection turns out to be closed (see package doc).
@@ -268,17 +274,19 @@ func (s *Sender) Send(ctx context.Context, req Request) Result {
 	}
 	at.phase.Store(phaseBody)
 	res := Result{StatusCode: resp.StatusCode}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, webhook.MaxResponseExcerpt))
+	body, eof, err := readExcerpt(resp.Body)
 	res.Latency = time.Since(start)
-	if len(body) > 0 {
-		res.Body = body
-	}
+	res.Body = body
 	if err != nil {
 		resp.Body.Close()
 		res.Err = s.classify(ctx, actx, &at, err)
 		return res
 	}
-	drain(resp.Body, cancel)
+	if eof {
+		resp.Body.Close() // read to the end: the connection can be reused
+	} else {
+		drain(resp.Body, cancel)
+	}
 
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
@@ -295,6 +303,30 @@ func (s *Sender) Send(ctx context.Context, req Request) Result {
 		}
 	}
 	return res
+}
+
+// excerptBufs holds buffers of webhook.MaxResponseExcerpt bytes.
+var excerptBufs = sync.Pool{New: func() any { return new([webhook.MaxResponseExcerpt]byte) }}
+
+// readExcerpt reads the first webhook.MaxResponseExcerpt bytes of body and
+// returns a copy of them (nil when there are none), and whether body ended
+// within them. On an error it returns what was read before it.
+func readExcerpt(body io.Reader) (excerpt []byte, eof bool, err error) {
+	buf := excerptBufs.Get().(*[webhook.MaxResponseExcerpt]byte)
+	defer excerptBufs.Put(buf)
+	n := 0
+	for n < len(buf) && err == nil {
+		var m int
+		m, err = body.Read(buf[n:])
+		n += m
+	}
+	if err == io.EOF {
+		eof, err = true, nil
+	}
+	if n > 0 {
+		excerpt = bytes.Clone(buf[:n])
+	}
+	return excerpt, eof, err
 }
 
 // drain reads and discards up to MaxDrain bytes of body, for at most

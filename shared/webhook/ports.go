@@ -105,7 +105,9 @@ type Queue interface {
 	// SendMessages enqueues msgs on queue durably before returning.
 	SendMessages(ctx context.Context, queue string, msgs []OutMessage) error
 	// ReceiveMessages returns up to max visible messages, hiding each for
-	// visibility. It waits up to wait for at least one to be visible.
+	// visibility. It waits up to wait for at least one to be visible. The
+	// returned bodies are never modified by the queue afterwards (local
+	// mode hands them to the handlers without copying).
 	ReceiveMessages(ctx context.Context, queue string, max int, visibility, wait time.Duration) ([]InMessage, error)
 	// DeleteMessage removes a received message for good. Deleting with a
 	// stale receipt (the message was received again since) is a no-op.
