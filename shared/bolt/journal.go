@@ -47,7 +47,8 @@ const (
 	deliveryLocks = 64
 )
 
-// journalInterval is a variable for tests.
+// journalInterval is a variable for tests. (500 ms was measured too: the
+// same CPU per delivery.)
 var journalInterval = 100 * time.Millisecond
 
 // journalEntry is one journaled write.

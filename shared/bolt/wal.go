@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // The write-ahead log: an append-only sequence of segment files
@@ -46,6 +47,9 @@ type wal struct {
 	closed bool
 	err    error    // sticky: a failed write fails every later append
 	free   [][]byte // buffers to reuse
+
+	groupStart time.Time // when the first record of pend was appended
+	pendBytes  int64
 
 	segMu sync.RWMutex // guards segs and the files' lifetime (reads hold it for reading)
 	segs  []*walSegment
@@ -85,6 +89,17 @@ type walPos struct {
 	seg uint64
 	off int64
 }
+
+// The writer lets a group fill for walLinger (from its first append)
+// before writing it, unless lingerBytes are waiting: an fdatasync costs
+// about the same CPU (~120 µs on the machines measured) for 4 KiB as for
+// 64 KiB. Measured end to end in local mode: 1 ms took the log from 0.24
+// groups per delivery to 0.07, and 15 % less CPU per delivery; 2 and 4 ms
+// did no better. A lone writer pays the linger on top of the fsync.
+const (
+	walLinger   = time.Millisecond
+	lingerBytes = 256 << 10
+)
 
 const (
 	walHeader    = 8
@@ -236,12 +251,16 @@ func (w *wal) append(payloads ...[]byte) ([]walPos, *walGroup, error) {
 		if n := len(w.pend); n > 0 && w.pend[n-1].seg == w.head {
 			c = &w.pend[n-1]
 		} else {
+			if len(w.pend) == 0 {
+				w.groupStart = time.Now()
+			}
 			w.pend = append(w.pend, walChunk{seg: w.head, off: w.head.size, data: w.getBufferLocked()})
 			c = &w.pend[len(w.pend)-1]
 		}
 		c.data = binary.LittleEndian.AppendUint32(c.data, uint32(len(p)))
 		c.data = binary.LittleEndian.AppendUint32(c.data, crc32.Checksum(p, walTable))
 		c.data = append(c.data, p...)
+		w.pendBytes += size
 		pos[i] = walPos{w.head.id, w.head.size + walHeader}
 		w.records.Add(1)
 		w.head.size += size
@@ -262,7 +281,13 @@ func (w *wal) writer() {
 			w.mu.Unlock()
 			return
 		}
+		if linger := walLinger - time.Since(w.groupStart); linger > 0 && !w.closed && w.pendBytes < lingerBytes {
+			w.mu.Unlock()
+			time.Sleep(linger)
+			w.mu.Lock()
+		}
 		chunks, g := w.pend, w.group
+		w.pendBytes = 0
 		w.pend, w.group = nil, &walGroup{done: make(chan struct{})}
 		syncDir := false
 		for _, c := range chunks {
