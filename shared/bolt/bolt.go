@@ -245,12 +245,22 @@ type Stats struct {
 	Writes     int64 // writes they carried (journaled ones included)
 	LogGroups  int64 // log groups written (one write and fsync each)
 	LogRecords int64 // records they carried
+	// Trouble is the last error of background work ("" if none): applying
+	// the journal to the B+tree (retried at every commit) or retiring log
+	// segments (retried every second).
+	Trouble string
 }
 
 // Stats returns what the store has written since Open.
 func (db *DB) Stats() Stats {
-	return Stats{Commits: db.commits.Load(), Writes: db.writes.Load(),
+	st := Stats{Commits: db.commits.Load(), Writes: db.writes.Load(),
 		LogGroups: db.wal.groups.Load(), LogRecords: db.wal.records.Load()}
+	if err := db.journal.lastErr(); err != nil {
+		st.Trouble = err.Error()
+	} else if t, ok := db.tidyErr.Load().(string); ok {
+		st.Trouble = t
+	}
+	return st
 }
 
 // Path returns the database file's path.
@@ -383,6 +393,9 @@ func (db *DB) commit(batch []*op) {
 		case failed < 0 || len(batch) == 1:
 			if err == nil {
 				db.journal.applied(entries)
+				if len(entries) > 0 {
+					db.journal.setErr(nil)
+				}
 			}
 			db.commits.Add(1)
 			db.writes.Add(int64(len(batch) + len(entries)))

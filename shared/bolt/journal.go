@@ -246,6 +246,12 @@ func (j *journal) delivery(id string) *journalEntry {
 	return j.deliveries[id]
 }
 
+func (j *journal) lastErr() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.err
+}
+
 func (j *journal) setErr(err error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -696,7 +696,9 @@ func (db *DB) tidyLoop() {
 		case <-t.C:
 		}
 		if err := db.tidyLog(); err != nil {
-			db.tidyErr.Store(err.Error())
+			db.tidyErr.Store("retire log segments: " + err.Error())
+		} else {
+			db.tidyErr.Store("")
 		}
 	}
 }

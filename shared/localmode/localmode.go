@@ -1,9 +1,10 @@
 // Package localmode runs the whole pipeline in one process with no AWS
-// account: the embedded bbolt store stands in for DynamoDB, SQS and the
-// DLQ; an HTTP port speaks EventBridge's PutEvents protocol and serves the
-// management API; pollers hand queue messages to the very handlers the
-// Lambdas run, in the same event shapes (EventBridgeEvent, SQSEvent) and
-// honouring BatchItemFailures the same way.
+// account: the embedded store (package bolt: a bbolt file and a write-ahead
+// log) stands in for DynamoDB, SQS and the DLQ; an HTTP port speaks
+// EventBridge's PutEvents protocol and serves the management API; pollers
+// hand queue messages to the very handlers the Lambdas run, in the same
+// event shapes (EventBridgeEvent, SQSEvent) and honouring
+// BatchItemFailures the same way.
 //
 // Durability: PutEvents answers only after accepted events are committed to
 // disk, and every queue message (including scheduled retries) is on disk,
@@ -246,12 +247,22 @@ func (s *Server) reconcileSoon() {
 
 // supervise keeps one set of pollers per endpoint queue: for every
 // endpoint, and for every queue still holding messages (a deleted
-// endpoint's leftovers are dead-lettered by the delivery handler).
+// endpoint's leftovers are dead-lettered by the delivery handler). It also
+// logs the store's background trouble when it starts and ends.
 func (s *Server) supervise() {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var trouble string
 	for {
 		s.reconcile()
+		if st := s.db.Stats(); st.Trouble != trouble {
+			trouble = st.Trouble
+			if trouble != "" {
+				s.log.Error("store trouble", "error", trouble)
+			} else {
+				s.log.Info("store trouble over")
+			}
+		}
 		select {
 		case <-s.ctx.Done():
 			return
