@@ -134,6 +134,7 @@ type DB struct {
 
 	wal     *wal
 	journal *journal
+	ids     *idFilter // may the bucket ids hold an entry?
 	tidyErr atomic.Value // the last error of tidyLog (string)
 
 	qmu      sync.Mutex
@@ -191,6 +192,12 @@ func Open(path string, opts Options) (*DB, error) {
 	if err == nil {
 		err = db.loadQueueNames()
 		db.replayed = nil
+	}
+	if err == nil {
+		err = bdb.View(func(tx *bbolt.Tx) error {
+			db.ids = newIDFilter(tx)
+			return nil
+		})
 	}
 	if err != nil {
 		if db.wal != nil {

@@ -194,6 +194,9 @@ func (db *DB) currentDelivery(ctx context.Context, id string) (*webhook.Delivery
 	if e := db.journal.delivery(id); e != nil {
 		return e.d, nil
 	}
+	if !db.ids.mayContain(deliveryID(id)) {
+		return nil, nil
+	}
 	var d *webhook.Delivery
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
 		var err error
@@ -205,12 +208,18 @@ func (db *DB) currentDelivery(ctx context.Context, id string) (*webhook.Delivery
 
 // GetDelivery implements webhook.DeliveryLog.
 func (db *DB) GetDelivery(ctx context.Context, id string) (*webhook.Delivery, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("bolt: get delivery %s: %w", id, err)
+	}
+	if db.isClosed() {
+		return nil, fmt.Errorf("bolt: get delivery %s: %w", id, ErrClosed)
+	}
 	var d *webhook.Delivery
 	var err error
 	if e := db.journal.delivery(id); e != nil {
 		d = new(webhook.Delivery) // a copy the caller may change
 		err = json.Unmarshal(e.v, d)
-	} else {
+	} else if db.ids.mayContain(deliveryID(id)) {
 		err = db.view(ctx, func(tx *bbolt.Tx) error {
 			var err error
 			d, _, err = getDelivery(tx, id)

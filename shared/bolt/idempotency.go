@@ -140,6 +140,9 @@ func (db *DB) readKey(ctx context.Context, key string, now int64) (*keyRecord, e
 		}
 		return rec, nil
 	}
+	if !db.ids.mayContain(keyID(key)) {
+		return new(keyRecord), nil
+	}
 	var rec *keyRecord
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
 		var err error

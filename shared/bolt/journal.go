@@ -263,6 +263,7 @@ func (db *DB) applyJournal(tx *bbolt.Tx, entries []*journalEntry) error {
 	now := db.now().UnixNano()
 	for _, e := range entries {
 		if e.d == nil {
+			db.ids.add(keyID(e.key))
 			_, stored, err := getKey(tx, e.key, now)
 			if err != nil {
 				return err
@@ -272,6 +273,7 @@ func (db *DB) applyJournal(tx *bbolt.Tx, entries []*journalEntry) error {
 			}
 			continue
 		}
+		db.ids.add(deliveryID(e.d.ID))
 		old, seq := e.old, tx.Bucket(bucketIDs).Get(deliveryID(e.d.ID))
 		if e.replayed && seq != nil {
 			var err error
