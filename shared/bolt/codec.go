@@ -79,19 +79,28 @@ func decodeCursor(c string) ([]byte, error) {
 	return k, nil
 }
 
-// encodeDelivery returns d as JSON, as json.Marshal would (field names,
-// omitempty, RFC 3339 times, sorted header names; strings may differ in
-// escaping only), about four times faster: it runs on every delivery.
-// Times json.Marshal refuses (years outside 0..9999) fall back to it.
-func encodeDelivery(d *webhook.Delivery) ([]byte, error) {
+// encodeDelivery appends d as JSON to prefix, as json.Marshal would
+// (field names, omitempty, RFC 3339 times, sorted header names; strings
+// may differ in escaping only), about four times faster: it runs on every
+// delivery. Times json.Marshal refuses (years outside 0..9999) fall back
+// to it.
+func encodeDelivery(prefix []byte, d *webhook.Delivery) ([]byte, error) {
 	ok := strictTime(d.CreatedAt) && strictTime(d.UpdatedAt) && strictTime(d.ExpiresAt)
 	for _, a := range d.Attempts {
 		ok = ok && strictTime(a.At)
 	}
 	if !ok {
-		return json.Marshal(d)
+		v, err := json.Marshal(d)
+		return append(prefix, v...), err
 	}
-	b := make([]byte, 0, 512+len(d.Request.Body)+len(d.Request.URL))
+	size := 512 + len(prefix) + len(d.ID) + len(d.Request.URL) + len(d.Request.Body)
+	for k, v := range d.Request.Headers {
+		size += 8 + len(k) + len(v)
+	}
+	for _, a := range d.Attempts {
+		size += 128 + len(a.Error) + len(a.Response)
+	}
+	b := append(make([]byte, 0, size+size/16), prefix...) // escapes: some room
 	b = append(b, `{"id":`...)
 	b = jsjson.AppendString(b, d.ID)
 	b = append(b, `,"endpoint_id":`...)

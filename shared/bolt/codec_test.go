@@ -29,7 +29,7 @@ func TestEncodeDelivery(t *testing.T) {
 	for name, d := range map[string]*webhook.Delivery{"full": full, "bare": bare, "year 10000": odd} {
 		t.Run(name, func(t *testing.T) {
 			want, wantErr := json.Marshal(d)
-			got, gotErr := encodeDelivery(d)
+			got, gotErr := encodeDelivery(nil, d)
 			if (wantErr != nil) != (gotErr != nil) {
 				t.Fatalf("error %v, json.Marshal's %v", gotErr, wantErr)
 			}
@@ -68,7 +68,7 @@ func FuzzEncodeDelivery(f *testing.F) {
 		if err != nil {
 			t.Skip()
 		}
-		got, err := encodeDelivery(d)
+		got, err := encodeDelivery(nil, d)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -175,11 +175,11 @@ func (db *DB) appendAttempt(ctx context.Context, d *webhook.Delivery, a webhook.
 		rec.Attempts = append(rec.Attempts, a)
 		slices.SortStableFunc(rec.Attempts, func(x, y webhook.Attempt) int { return x.N - y.N })
 	}
-	v, err := encodeDelivery(&rec)
+	payload, err := encodeDelivery([]byte{recordDelivery}, &rec)
 	if err != nil {
 		return nil, err
 	}
-	return db.journalWrite(&journalEntry{d: &rec, v: v, old: old}, deliveryPayload(v))
+	return db.journalWrite(&journalEntry{d: &rec, v: payload[1:], old: old}, payload)
 }
 
 // flush returns once the writes journaled before the call are in the

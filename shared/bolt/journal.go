@@ -96,9 +96,6 @@ func keyPayload(key string, rec *keyRecord) []byte {
 	return append(v, rec.encode()...)
 }
 
-func deliveryPayload(v []byte) []byte {
-	return append(append(make([]byte, 0, 1+len(v)), recordDelivery), v...)
-}
 
 // write appends e's record to the log and puts e in the overlay; the
 // caller waits for the group returned.

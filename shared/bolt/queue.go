@@ -367,11 +367,12 @@ func (db *DB) SendMessages(ctx context.Context, name string, msgs []webhook.OutM
 	for i, m := range msgs {
 		db.qseq++
 		ms[i] = &message{seq: db.qseq, id: newUUID(), sentAt: now, visibleAt: now + int64(m.Delay), size: len(m.Body)}
-		if db.cached+int64(len(m.Body)) <= bodyCache {
-			ms[i].body = slices.Clone(m.Body)
+
+		recs[i] = sendRecord(ms[i].seq, name, ms[i].id, ms[i].visibleAt, now, m.Body)
+		if db.cached+int64(len(m.Body)) <= bodyCache { // the record is not reused: its tail is the body
+			ms[i].body = recs[i][len(recs[i])-len(m.Body):]
 			db.cached += int64(len(m.Body))
 		}
-		recs[i] = sendRecord(ms[i].seq, name, ms[i].id, ms[i].visibleAt, now, m.Body)
 	}
 	pos, g, err := db.wal.append(recs...)
 	if err == nil {
@@ -480,7 +481,7 @@ func (db *DB) readBodies(name string, taken []message) ([]webhook.InMessage, err
 	for _, m := range taken {
 		if m.body != nil {
 			out = append(out, webhook.InMessage{
-				ID: m.id, Receipt: m.receipt, Body: slices.Clone(m.body),
+				ID: m.id, Receipt: m.receipt, Body: m.body, // read-only (webhook.Queue)
 				ReceiveCount: m.receives, SentAt: time.Unix(0, m.sentAt),
 			})
 			continue

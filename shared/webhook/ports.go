@@ -102,12 +102,15 @@ const MaxQueueDelay = 15 * time.Minute
 // Queue is a set of named queues with at-least-once delivery, per-message
 // delay and visibility timeouts (the SQS model).
 type Queue interface {
-	// SendMessages enqueues msgs on queue durably before returning.
+	// SendMessages enqueues msgs on queue durably before returning. The
+	// queue keeps no reference to the bodies given.
 	SendMessages(ctx context.Context, queue string, msgs []OutMessage) error
 	// ReceiveMessages returns up to max visible messages, hiding each for
 	// visibility. It waits up to wait for at least one to be visible. The
-	// returned bodies are never modified by the queue afterwards (local
-	// mode hands them to the handlers without copying).
+	// returned bodies are read-only, for the queue and the caller alike: the
+	// queue never modifies them afterwards (local mode hands them to the
+	// handlers without copying), and the caller must not (the embedded
+	// queue hands out the bodies it holds, not copies).
 	ReceiveMessages(ctx context.Context, queue string, max int, visibility, wait time.Duration) ([]InMessage, error)
 	// DeleteMessage removes a received message for good. Deleting with a
 	// stale receipt (the message was received again since) is a no-op.
