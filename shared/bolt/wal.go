@@ -31,8 +31,9 @@ import (
 // times the group size, not by the callers' round trips.
 //
 // Open replays every segment in order; a record cut short or failing its
-// checksum at the end of the last segment (a write the crash interrupted,
-// never acknowledged) is truncated away, anywhere else it is corruption.
+// checksum at the end of the last segment written to (a write the crash
+// interrupted, never acknowledged) is truncated away, anywhere else it is
+// corruption.
 // Segments are retired, oldest first, by their owner (see queue.go) once
 // nothing in them is needed.
 type wal struct {
@@ -148,19 +149,29 @@ func openWAL(dir string, segMax int64, replay func(pos walPos, payload []byte) e
 		seg := &walSegment{id: id, f: f}
 		w.segs = append(w.segs, seg)
 		size, err := replaySegment(f, id, replay)
-		if err != nil {
-			var torn *tornError
-			if !errors.As(err, &torn) || i != len(ids)-1 {
-				w.closeFiles()
-				return nil, fmt.Errorf("segment %s: %w", segmentName(id), err)
-			}
-			// The tail of the last segment: a group the crash cut short.
-			if err := f.Truncate(size); err != nil {
+		seg.size = size
+		if err == nil {
+			continue
+		}
+		// A group the crash cut short: the end of the last segment, or of
+		// the one before segments created but not yet written to (the
+		// writer writes a group's segments in order, syncing each).
+		var torn *tornError
+		if !errors.As(err, &torn) || !emptySegments(dir, ids[i+1:]) {
+			w.closeFiles()
+			return nil, fmt.Errorf("segment %s: %w", segmentName(id), err)
+		}
+		if err := f.Truncate(size); err != nil {
+			w.closeFiles()
+			return nil, err
+		}
+		for _, later := range ids[i+1:] {
+			if err := os.Remove(filepath.Join(dir, segmentName(later))); err != nil {
 				w.closeFiles()
 				return nil, err
 			}
 		}
-		seg.size = size
+		break
 	}
 	if len(w.segs) == 0 {
 		if _, err := w.newSegmentLocked(1); err != nil {
@@ -171,6 +182,17 @@ func openWAL(dir string, segMax int64, replay func(pos walPos, payload []byte) e
 	w.group = &walGroup{done: make(chan struct{})}
 	go w.writer()
 	return w, nil
+}
+
+// emptySegments reports whether the segments ids are all empty files.
+func emptySegments(dir string, ids []uint64) bool {
+	for _, id := range ids {
+		st, err := os.Stat(filepath.Join(dir, segmentName(id)))
+		if err != nil || st.Size() != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 type tornError struct{ off int64 }
@@ -310,7 +332,7 @@ func (w *wal) writer() {
 	}
 }
 
-func (w *wal) write(chunks []walChunk, syncDir bool) error {
+func (w *wal) write(chunks []walChunk, newSegment bool) error {
 	for i, c := range chunks {
 		if _, err := c.seg.f.WriteAt(c.data, c.off); err != nil {
 			return err
@@ -321,13 +343,8 @@ func (w *wal) write(chunks []walChunk, syncDir bool) error {
 			}
 		}
 	}
-	if syncDir {
-		d, err := os.Open(w.dir)
-		if err != nil {
-			return err
-		}
-		defer d.Close()
-		return d.Sync()
+	if newSegment {
+		return syncDir(w.dir)
 	}
 	return nil
 }
@@ -412,7 +429,21 @@ func (w *wal) retire(id uint64) error {
 	w.segs = slices.Delete(w.segs, 0, 1)
 	w.segMu.Unlock()
 	seg.f.Close()
-	return os.Remove(filepath.Join(w.dir, segmentName(id)))
+	if err := os.Remove(filepath.Join(w.dir, segmentName(id))); err != nil {
+		return err
+	}
+	// The removal must last: a segment back from the dead after a power
+	// loss would replay old states over newer ones.
+	return syncDir(w.dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // close writes what is pending, stops the writer and closes the files.

@@ -87,6 +87,32 @@ func TestLogTornTail(t *testing.T) {
 	}
 }
 
+// A torn tail followed by a segment created but never written to (a crash
+// as a group crossed into a new segment) is a torn tail too.
+func TestLogTornTailBeforeEmptySegment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "webhooks.db")
+	db, err := Open(path, Options{})
+	must(t, err)
+	send(t, db, "q", 0, "one", "two")
+	send(t, db, "q", 0, "three-is-longer")
+	must(t, db.Close())
+	seg := segments(t, path)
+	last := seg[len(seg)-1]
+	st, err := os.Stat(last)
+	must(t, err)
+	must(t, os.Truncate(last, st.Size()-5))
+	next := filepath.Join(filepath.Dir(last), segmentName(uint64(len(seg)+1)))
+	must(t, os.WriteFile(next, nil, 0o600))
+
+	db = openAt(t, path, Options{})
+	if got, want := receiveAll(t, db, "q", false), []string{"one", "two"}; !slices.Equal(got, want) {
+		t.Fatalf("after a torn tail: %q, want %q", got, want)
+	}
+	if _, err := os.Stat(next); err == nil {
+		t.Error("the empty segment after the torn tail is still there")
+	}
+}
+
 // A bad record anywhere but at the end of the last segment is corruption:
 // Open refuses the file rather than dropping what follows.
 func TestLogCorruptSegment(t *testing.T) {
