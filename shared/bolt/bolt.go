@@ -134,7 +134,7 @@ type DB struct {
 
 	wal     *wal
 	journal *journal
-	ids     *idFilter // may the bucket ids hold an entry?
+	ids     *idFilter    // may the bucket ids hold an entry?
 	tidyErr atomic.Value // the last error of tidyLog (string)
 
 	qmu      sync.Mutex
