@@ -47,7 +47,9 @@
 // newest CreatedAt first, id → number and expiry) serves listings and
 // deliveries_expiry (expiry, id) the sweep. Dead letters by id with an
 // index by At. Buckets written in key order (records, expiry indexes)
-// fill their pages (FillPercent 0.95) instead of splitting them half full. Times keep nanoseconds. Cursors are opaque (base64 of an
+// fill their pages (FillPercent 0.95) instead of splitting them half full.
+// A Bloom filter of the keys of "ids", in memory (idfilter.go), spares the
+// read transaction of a lookup of an id never written, which most are. Times keep nanoseconds. Cursors are opaque (base64 of an
 // index key). Files of earlier versions are migrated by Open (migrate.go).
 //
 // # Idempotency leases

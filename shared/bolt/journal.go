@@ -96,7 +96,7 @@ func keyPayload(key string, rec *keyRecord) []byte {
 	return append(v, rec.encode()...)
 }
 
-// write appends e's record to the log and puts e in the overlay; the
+// journalWrite appends e's record to the log and puts e in the overlay; the
 // caller waits for the group returned.
 func (db *DB) journalWrite(e *journalEntry, payload []byte) (*walGroup, error) {
 	j := db.journal
