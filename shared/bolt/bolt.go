@@ -139,7 +139,7 @@ type DB struct {
 
 	qmu      sync.Mutex
 	queues   map[string]*queue
-	qseq     uint64               // the last message sequence number
+	qseq     atomic.Uint64        // the last message sequence number
 	cached   int64                // bytes of message bodies held in memory (bodyCache)
 	segLive  map[uint64]*segUsage // by log segment
 	replayed map[uint64]*queue    // at Open: live messages by seq

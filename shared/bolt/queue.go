@@ -238,7 +238,7 @@ func (db *DB) replayQueueRecord(pos walPos, p []byte) error {
 		return fmt.Errorf("record at %d: %w", pos.off, errCorruptMessage)
 	}
 	seq := binary.BigEndian.Uint64(p[1:])
-	db.qseq = max(db.qseq, seq)
+	db.qseq.Store(max(db.qseq.Load(), seq))
 	switch p[0] {
 	case recordSend:
 		name, id, readyAt, sentAt, body, err := decodeMessage(p[9:])
@@ -327,7 +327,7 @@ func (db *DB) loadQueueNames() error {
 			q.push(m)
 			db.replayed[m.seq] = q
 			db.useLocked(m.pos, m.size, 1)
-			db.qseq = max(db.qseq, m.seq)
+			db.qseq.Store(max(db.qseq.Load(), m.seq))
 		}
 		recs, moved, names = recs[n:], moved[n:], names[n:]
 	}
@@ -362,16 +362,18 @@ func (db *DB) SendMessages(ctx context.Context, name string, msgs []webhook.OutM
 	now := db.now().UnixNano()
 	ms := make([]*message, len(msgs))
 	recs := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		ms[i] = &message{seq: db.qseq.Add(1), id: newUUID(), sentAt: now, visibleAt: now + int64(m.Delay), size: len(m.Body)}
+		recs[i] = sendRecord(ms[i].seq, name, ms[i].id, ms[i].visibleAt, now, m.Body)
+	}
+	// Appended under qmu, so that the segment is counted as held before
+	// tidyLog can look at it.
 	db.qmu.Lock()
 	known := db.queueLocked(name).persisted
-	for i, m := range msgs {
-		db.qseq++
-		ms[i] = &message{seq: db.qseq, id: newUUID(), sentAt: now, visibleAt: now + int64(m.Delay), size: len(m.Body)}
-
-		recs[i] = sendRecord(ms[i].seq, name, ms[i].id, ms[i].visibleAt, now, m.Body)
-		if db.cached+int64(len(m.Body)) <= bodyCache { // the record is not reused: its tail is the body
-			ms[i].body = recs[i][len(recs[i])-len(m.Body):]
-			db.cached += int64(len(m.Body))
+	for i, m := range ms {
+		if db.cached+int64(m.size) <= bodyCache { // the record is not reused: its tail is the body
+			m.body = recs[i][len(recs[i])-m.size:]
+			db.cached += int64(m.size)
 		}
 	}
 	pos, g, err := db.wal.append(recs...)
