@@ -134,13 +134,8 @@ func putDelivery(tx *bbolt.Tx, d *webhook.Delivery, seq, v []byte) error {
 // delivery is encoded before the write is queued, so the group commit only
 // has to check that the delivery is new and store it.
 func (db *DB) AppendAttempt(ctx context.Context, d *webhook.Delivery, a webhook.Attempt) error {
-	switch {
-	case d.ID == "":
-		return fmt.Errorf("bolt: append attempt: %w", webhook.Invalid("id", "required"))
-	case d.EndpointID == "":
-		return fmt.Errorf("bolt: append attempt to %s: %w", d.ID, webhook.Invalid("endpoint_id", "required"))
-	case a.N < 1:
-		return fmt.Errorf("bolt: append attempt to %s: %w", d.ID, webhook.Invalid("attempt", "must be at least 1, got %d", a.N))
+	if err := checkAttempt(d, a); err != nil {
+		return fmt.Errorf("bolt: append attempt to %q: %w", d.ID, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bolt: append attempt %d to %s: %w", a.N, d.ID, err)
@@ -149,7 +144,11 @@ func (db *DB) AppendAttempt(ctx context.Context, d *webhook.Delivery, a webhook.
 		return fmt.Errorf("bolt: append attempt %d to %s: %w", a.N, d.ID, ErrClosed)
 	}
 	mu := db.journal.lockDelivery(d.ID)
-	g, err := db.appendAttempt(ctx, d, a)
+	e, payload, err := db.attemptEntry(ctx, d, a)
+	var g *walGroup
+	if err == nil {
+		g, err = db.journalWrite([]*journalEntry{e}, [][]byte{payload})
+	}
 	mu.Unlock()
 	if err == nil {
 		err = g.wait()
@@ -160,11 +159,24 @@ func (db *DB) AppendAttempt(ctx context.Context, d *webhook.Delivery, a webhook.
 	return nil
 }
 
-// appendAttempt journals d's new record; the caller holds d's lock.
-func (db *DB) appendAttempt(ctx context.Context, d *webhook.Delivery, a webhook.Attempt) (*walGroup, error) {
+func checkAttempt(d *webhook.Delivery, a webhook.Attempt) error {
+	switch {
+	case d.ID == "":
+		return webhook.Invalid("id", "required")
+	case d.EndpointID == "":
+		return webhook.Invalid("endpoint_id", "required")
+	case a.N < 1:
+		return webhook.Invalid("attempt", "must be at least 1, got %d", a.N)
+	}
+	return nil
+}
+
+// attemptEntry returns the journal entry of d's record with attempt a, and
+// its payload; the caller holds d's lock until the entry is written.
+func (db *DB) attemptEntry(ctx context.Context, d *webhook.Delivery, a webhook.Attempt) (*journalEntry, []byte, error) {
 	old, err := db.currentDelivery(ctx, d.ID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rec := *d
 	rec.Attempts = []webhook.Attempt{a}
@@ -177,9 +189,9 @@ func (db *DB) appendAttempt(ctx context.Context, d *webhook.Delivery, a webhook.
 	}
 	payload, err := encodeDelivery([]byte{recordDelivery}, &rec)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return db.journalWrite(&journalEntry{d: &rec, v: payload[1:], old: old}, payload)
+	return &journalEntry{d: &rec, v: payload[1:], old: old}, payload, nil
 }
 
 // flush returns once the writes journaled before the call are in the

@@ -220,7 +220,7 @@ func (db *DB) acquire(ctx context.Context, l webhook.Lease, lease time.Duration)
 // Finish implements webhook.Idempotency. A lease that expired but was not
 // taken over is still the key's current lease, so it can finish.
 func (db *DB) Finish(ctx context.Context, l webhook.Lease) error {
-	if err := db.endLease(ctx, l, true); err != nil {
+	if err := db.endLease(ctx, l, true, nil, webhook.Attempt{}); err != nil {
 		return fmt.Errorf("bolt: finish %s attempt %d: %w", l.Key, l.Attempt, err)
 	}
 	return nil
@@ -228,21 +228,40 @@ func (db *DB) Finish(ctx context.Context, l webhook.Lease) error {
 
 // Release implements webhook.Idempotency.
 func (db *DB) Release(ctx context.Context, l webhook.Lease) error {
-	if err := db.endLease(ctx, l, false); err != nil {
+	if err := db.endLease(ctx, l, false, nil, webhook.Attempt{}); err != nil {
 		return fmt.Errorf("bolt: release %s attempt %d: %w", l.Key, l.Attempt, err)
 	}
 	return nil
 }
 
+// Settle implements delivery.Settler: it appends attempt a to d's log
+// record (as AppendAttempt does) and ends lease l (as Finish, if done, or
+// Release do) in one log group, where the two calls cost two appends
+// waited for apart. Nothing is written unless l is the key's current
+// lease.
+func (db *DB) Settle(ctx context.Context, l webhook.Lease, done bool, d *webhook.Delivery, a webhook.Attempt) error {
+	if err := checkAttempt(d, a); err != nil {
+		return fmt.Errorf("bolt: settle %s: %w", l.Key, err)
+	}
+	if err := db.endLease(ctx, l, done, d, a); err != nil {
+		return fmt.Errorf("bolt: settle %s attempt %d: %w", l.Key, l.Attempt, err)
+	}
+	return nil
+}
+
 // endLease checks that l is the key's current lease, stores the key's new
-// state (done, or attempt released) and drops the lease. If the write
-// fails the lease is kept, so that the call can be retried.
-func (db *DB) endLease(ctx context.Context, l webhook.Lease, done bool) error {
+// state (done, or attempt released) — with attempt a of delivery d if d
+// is not nil — and drops the lease. If the write fails the lease is kept,
+// so that the call can be retried.
+func (db *DB) endLease(ctx context.Context, l webhook.Lease, done bool, d *webhook.Delivery, a webhook.Attempt) error {
 	if l.Key == "" || l.Token == "" {
 		return webhook.Invalid("lease", "not a lease returned by Acquire")
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if db.isClosed() {
+		return ErrClosed
 	}
 	s, err := db.lockKey(ctx, l.Key)
 	if err != nil {
@@ -257,7 +276,7 @@ func (db *DB) endLease(ctx context.Context, l webhook.Lease, done bool) error {
 	s.busy = make(chan struct{})
 	db.kmu.Unlock()
 
-	err = db.storeOutcome(ctx, l.Key, attempt, done)
+	err = db.storeOutcome(ctx, l.Key, attempt, done, d, a)
 	db.kmu.Lock()
 	if err == nil {
 		s.lease = nil
@@ -267,9 +286,10 @@ func (db *DB) endLease(ctx context.Context, l webhook.Lease, done bool) error {
 	return err
 }
 
-// storeOutcome journals key's new state: done, or attempt released. The
-// key is busy: no other call reads or writes it meanwhile.
-func (db *DB) storeOutcome(ctx context.Context, key string, attempt int, done bool) error {
+// storeOutcome journals key's new state: done, or attempt released, with
+// attempt a of delivery d if d is not nil. The key is busy: no other call
+// reads or writes it meanwhile.
+func (db *DB) storeOutcome(ctx context.Context, key string, attempt int, done bool, d *webhook.Delivery, a webhook.Attempt) error {
 	now := db.now().UnixNano()
 	rec, err := db.readKey(ctx, key, now)
 	if err != nil {
@@ -285,8 +305,20 @@ func (db *DB) storeOutcome(ctx context.Context, key string, attempt int, done bo
 	}
 	rec.Attempt = attempt
 	rec.ExpiresAt = now + int64(db.opts.KeyTTL)
-	g, err := db.journalWrite(&journalEntry{key: key, rec: rec}, keyPayload(key, rec))
-	if err != nil {
+	entries := []*journalEntry{{key: key, rec: rec}}
+	payloads := [][]byte{keyPayload(key, rec)}
+	var g *walGroup
+	if d != nil {
+		mu := db.journal.lockDelivery(d.ID)
+		e, payload, err := db.attemptEntry(ctx, d, a)
+		if err == nil {
+			g, err = db.journalWrite(append(entries, e), append(payloads, payload))
+		}
+		mu.Unlock()
+		if err != nil {
+			return err
+		}
+	} else if g, err = db.journalWrite(entries, payloads); err != nil {
 		return err
 	}
 	return g.wait()

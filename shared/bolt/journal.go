@@ -96,18 +96,21 @@ func keyPayload(key string, rec *keyRecord) []byte {
 	return append(v, rec.encode()...)
 }
 
-// journalWrite appends e's record to the log and puts e in the overlay; the
-// caller waits for the group returned.
-func (db *DB) journalWrite(e *journalEntry, payload []byte) (*walGroup, error) {
+// journalWrite appends the entries' records to the log, in one group, and
+// puts the entries in the overlay; the caller waits for the group
+// returned.
+func (db *DB) journalWrite(entries []*journalEntry, payloads [][]byte) (*walGroup, error) {
 	j := db.journal
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	pos, g, err := db.wal.append(payload)
+	pos, g, err := db.wal.append(payloads...)
 	if err != nil {
 		return nil, err
 	}
-	e.seg, e.g = pos[0].seg, g
-	j.addLocked(e)
+	for i, e := range entries {
+		e.seg, e.g = pos[i].seg, g
+		j.addLocked(e)
+	}
 	return g, nil
 }
 
