@@ -269,8 +269,11 @@ func (w *wal) append(payloads ...[]byte) ([]walPos, *walGroup, error) {
 			}
 			w.head = seg
 		}
+		// Records go to the last chunk if it is of this segment and has
+		// room, else to a new chunk (buffers are not grown: copying a full
+		// one cost more than the appends did).
 		var c *walChunk
-		if n := len(w.pend); n > 0 && w.pend[n-1].seg == w.head {
+		if n := len(w.pend); n > 0 && w.pend[n-1].seg == w.head && len(w.pend[n-1].data)+int(size) <= cap(w.pend[n-1].data) {
 			c = &w.pend[n-1]
 		} else {
 			if len(w.pend) == 0 {
@@ -355,7 +358,7 @@ func (w *wal) write(chunks []walChunk, newSegment bool) error {
 // append).
 const (
 	bufferSize  = 1 << 20
-	keptBuffers = 4
+	keptBuffers = 8
 )
 
 func (w *wal) getBufferLocked() []byte {
