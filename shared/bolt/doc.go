@@ -10,7 +10,7 @@
 // <file>.wal/) or the bbolt B+tree. What every delivery writes goes to the
 // log: queue sends and deletes (the queues live there, see Queues) and,
 // through the journal (journal.go), idempotency key outcomes and delivery
-// records. A log append is a copy into a buffer; one writer goroutine
+// records (Settle writes a delivery's two in one group). A log append is a copy into a buffer; one writer goroutine
 // writes each group of appends with one write and one fdatasync, and the
 // next group fills while it syncs. Everything else (endpoints, dead
 // letters, sweeps) is a B+tree write, funnelled to one committer goroutine

@@ -160,14 +160,18 @@ func parseReceipt(r string) (uint64, bool) {
 }
 
 func encodeMessage(queue, id string, readyAt, sentAt int64, body []byte) []byte {
-	v := make([]byte, 0, 19+len(queue)+len(id)+len(body))
-	v = append(v, messageVersion, byte(len(queue)))
-	v = append(v, queue...)
-	v = binary.BigEndian.AppendUint64(v, uint64(readyAt))
-	v = binary.BigEndian.AppendUint64(v, uint64(sentAt))
-	v = append(v, byte(len(id)))
-	v = append(v, id...)
-	return append(v, body...)
+	return appendMessage(make([]byte, 0, 19+len(queue)+len(id)+len(body)), queue, id, readyAt, sentAt, body)
+}
+
+// appendMessage appends a message's encoding to dst.
+func appendMessage(dst []byte, queue, id string, readyAt, sentAt int64, body []byte) []byte {
+	dst = append(dst, messageVersion, byte(len(queue)))
+	dst = append(dst, queue...)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(readyAt))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(sentAt))
+	dst = append(dst, byte(len(id)))
+	dst = append(dst, id...)
+	return append(dst, body...)
 }
 
 var errCorruptMessage = errors.New("corrupt queue message")
@@ -196,15 +200,8 @@ const (
 // sendRecord encodes a send record; the body is its last size bytes.
 func sendRecord(seq uint64, queue, id string, readyAt, sentAt int64, body []byte) []byte {
 	v := make([]byte, 0, 9+19+len(queue)+len(id)+len(body))
-	v = append(v, recordSend)
-	v = binary.BigEndian.AppendUint64(v, seq)
-	v = append(v, messageVersion, byte(len(queue)))
-	v = append(v, queue...)
-	v = binary.BigEndian.AppendUint64(v, uint64(readyAt))
-	v = binary.BigEndian.AppendUint64(v, uint64(sentAt))
-	v = append(v, byte(len(id)))
-	v = append(v, id...)
-	return append(v, body...)
+	v = binary.BigEndian.AppendUint64(append(v, recordSend), seq)
+	return appendMessage(v, queue, id, readyAt, sentAt, body)
 }
 
 func deleteRecord(seq uint64) []byte {
