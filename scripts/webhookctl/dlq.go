@@ -60,12 +60,8 @@ func cmdDLQShow(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.api(ctx)
-	if err != nil {
-		return err
-	}
 	var dl apiclient.DeadLetter
-	raw, err := c.Do(ctx, http.MethodGet, "/v1/dlq/"+apiclient.PathID(pos[0]), nil, &dl)
+	raw, err := a.call(ctx, http.MethodGet, "/v1/dlq/"+apiclient.PathID(pos[0]), nil, &dl)
 	if err != nil {
 		return err
 	}
@@ -260,12 +256,8 @@ func cmdCounts(ctx context.Context, a *app, args []string) error {
 	if _, err := a.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	c, err := a.api(ctx)
-	if err != nil {
-		return err
-	}
 	var n apiclient.DLQCounts
-	raw, err := c.Do(ctx, http.MethodGet, "/v1/dlq/counts", nil, &n)
+	raw, err := a.call(ctx, http.MethodGet, "/v1/dlq/counts", nil, &n)
 	if err != nil {
 		return err
 	}

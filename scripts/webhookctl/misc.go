@@ -19,12 +19,8 @@ func cmdEventTypes(ctx context.Context, a *app, args []string) error {
 	if _, err := a.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	c, err := a.api(ctx)
-	if err != nil {
-		return err
-	}
 	var page apiclient.List[apiclient.EventType]
-	raw, err := c.Do(ctx, http.MethodGet, "/v1/event-types", nil, &page)
+	raw, err := a.call(ctx, http.MethodGet, "/v1/event-types", nil, &page)
 	if err != nil {
 		return err
 	}
@@ -48,12 +44,8 @@ func cmdPlan(ctx context.Context, a *app, args []string) error {
 	if _, err := a.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	c, err := a.api(ctx)
-	if err != nil {
-		return err
-	}
 	var p apiclient.Plan
-	raw, err := c.Do(ctx, http.MethodGet, "/v1/plan", nil, &p)
+	raw, err := a.call(ctx, http.MethodGet, "/v1/plan", nil, &p)
 	if err != nil {
 		return err
 	}
@@ -195,12 +187,8 @@ func cmdFilterTest(ctx context.Context, a *app, args []string) error {
 	if *deliveryID != "" {
 		body["delivery_id"] = *deliveryID
 	}
-	c, err := a.api(ctx)
-	if err != nil {
-		return err
-	}
 	var res apiclient.FilterTestResult
-	raw, err := c.Do(ctx, http.MethodPost, "/v1/filters/test", body, &res)
+	raw, err := a.call(ctx, http.MethodPost, "/v1/filters/test", body, &res)
 	if err != nil {
 		return err
 	}

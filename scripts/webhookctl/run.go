@@ -416,6 +416,16 @@ func (a *app) command(name string) command {
 }
 
 // api returns the management API client for the flags given.
+// call makes one management API call (apiclient.Client.Do) with the
+// client api returns.
+func (a *app) call(ctx context.Context, method, path string, body, out any) ([]byte, error) {
+	c, err := a.api(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.Do(ctx, method, path, body, out)
+}
+
 func (a *app) api(ctx context.Context) (*apiclient.Client, error) {
 	if a.client != nil {
 		return a.client, nil

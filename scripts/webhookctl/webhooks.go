@@ -197,12 +197,8 @@ func cmdCreate(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.api(ctx)
-	if err != nil {
-		return err
-	}
 	var ep apiclient.Endpoint
-	raw, err := c.Do(ctx, http.MethodPost, "/v1/webhooks", body, &ep)
+	raw, err := a.call(ctx, http.MethodPost, "/v1/webhooks", body, &ep)
 	if err != nil {
 		return err
 	}
@@ -219,12 +215,8 @@ func cmdList(ctx context.Context, a *app, args []string) error {
 	if _, err := a.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	c, err := a.api(ctx)
-	if err != nil {
-		return err
-	}
 	var page apiclient.List[apiclient.Endpoint]
-	raw, err := c.Do(ctx, http.MethodGet, "/v1/webhooks", nil, &page)
+	raw, err := a.call(ctx, http.MethodGet, "/v1/webhooks", nil, &page)
 	if err != nil {
 		return err
 	}
@@ -251,12 +243,8 @@ func oneEndpoint(ctx context.Context, a *app, args []string, name, method, suffi
 	if err != nil {
 		return err
 	}
-	c, err := a.api(ctx)
-	if err != nil {
-		return err
-	}
 	var ep apiclient.Endpoint
-	raw, err := c.Do(ctx, method, "/v1/webhooks/"+apiclient.PathID(pos[0])+suffix, nil, &ep)
+	raw, err := a.call(ctx, method, "/v1/webhooks/"+apiclient.PathID(pos[0])+suffix, nil, &ep)
 	if err != nil {
 		return err
 	}
@@ -293,12 +281,8 @@ func cmdUpdate(ctx context.Context, a *app, args []string) error {
 	if len(body) == 0 || (len(body) == 1 && body["version"] != nil) {
 		return &usageError{msg: "webhooks update: nothing to change (give at least one field flag)", usage: "webhookctl webhooks update ID [flags]"}
 	}
-	c, err := a.api(ctx)
-	if err != nil {
-		return err
-	}
 	var ep apiclient.Endpoint
-	raw, err := c.Do(ctx, http.MethodPatch, "/v1/webhooks/"+apiclient.PathID(pos[0]), body, &ep)
+	raw, err := a.call(ctx, http.MethodPatch, "/v1/webhooks/"+apiclient.PathID(pos[0]), body, &ep)
 	if err != nil {
 		return err
 	}
@@ -315,11 +299,7 @@ func cmdDelete(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.api(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := c.Do(ctx, http.MethodDelete, "/v1/webhooks/"+apiclient.PathID(pos[0]), nil, nil); err != nil {
+	if _, err := a.call(ctx, http.MethodDelete, "/v1/webhooks/"+apiclient.PathID(pos[0]), nil, nil); err != nil {
 		return err
 	}
 	if a.g.JSON {
@@ -339,12 +319,8 @@ func cmdRotate(ctx context.Context, a *app, args []string) error {
 	if *overlap < 0 {
 		return usagef("--overlap-hours: must not be negative")
 	}
-	c, err := a.api(ctx)
-	if err != nil {
-		return err
-	}
 	var res apiclient.RotateResult
-	raw, err := c.Do(ctx, http.MethodPost, "/v1/webhooks/"+apiclient.PathID(pos[0])+"/rotate-secret", map[string]any{"overlap_hours": *overlap}, &res)
+	raw, err := a.call(ctx, http.MethodPost, "/v1/webhooks/"+apiclient.PathID(pos[0])+"/rotate-secret", map[string]any{"overlap_hours": *overlap}, &res)
 	if err != nil {
 		return err
 	}
@@ -382,12 +358,8 @@ func cmdTest(ctx context.Context, a *app, args []string) error {
 		}
 		body["detail"] = raw
 	}
-	c, err := a.api(ctx)
-	if err != nil {
-		return err
-	}
 	var res apiclient.TestResult
-	raw, err := c.Do(ctx, http.MethodPost, "/v1/webhooks/"+apiclient.PathID(pos[0])+"/test", body, &res)
+	raw, err := a.call(ctx, http.MethodPost, "/v1/webhooks/"+apiclient.PathID(pos[0])+"/test", body, &res)
 	if err != nil {
 		return err
 	}
@@ -484,12 +456,8 @@ func cmdDelivery(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.api(ctx)
-	if err != nil {
-		return err
-	}
 	var d apiclient.Delivery
-	raw, err := c.Do(ctx, http.MethodGet, "/v1/webhooks/"+apiclient.PathID(pos[0])+"/deliveries/"+apiclient.PathID(pos[1]), nil, &d)
+	raw, err := a.call(ctx, http.MethodGet, "/v1/webhooks/"+apiclient.PathID(pos[0])+"/deliveries/"+apiclient.PathID(pos[1]), nil, &d)
 	if err != nil {
 		return err
 	}
