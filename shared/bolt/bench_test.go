@@ -196,7 +196,7 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	c0, w0 := db.commitStats()
 	p0 := pagesWritten(db)
-	cpu0 := cpuTime()
+	cpu0 := webhooktest.CPUTime()
 	b.ResetTimer()
 	var next atomic.Int64
 	var pub sync.WaitGroup
@@ -217,7 +217,7 @@ func BenchmarkPipeline(b *testing.B) {
 	stop()
 	wg.Wait()
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "deliveries/s")
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(n), "cpu-µs/delivery")
+	b.ReportMetric(float64((webhooktest.CPUTime()-cpu0).Microseconds())/float64(n), "cpu-µs/delivery")
 	if commits, writes := db.commitStats(); commits > c0 {
 		b.ReportMetric(float64(writes-w0)/float64(commits-c0), "writes/commit")
 		b.ReportMetric(float64(commits-c0)/float64(n), "commits/delivery")

@@ -637,9 +637,12 @@ const (
 func (db *DB) moveForward(seg uint64, live []message, queues []string) error {
 	recs := make([][]byte, len(live))
 	for i, m := range live {
-		body, err := db.wal.readAt(m.pos, m.size)
-		if err != nil {
-			return err
+		body := m.body
+		if body == nil {
+			var err error
+			if body, err = db.wal.readAt(m.pos, m.size); err != nil {
+				return err
+			}
 		}
 		ready := m.visibleAt
 		if m.receives > 0 { // received already: ready at once after a restart
