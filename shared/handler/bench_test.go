@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,4 +139,44 @@ func BenchmarkSlowBatch(b *testing.B) {
 	b.ReportMetric(float64(wall.Milliseconds()), "ms-batch")
 	b.ReportMetric(float64(wall)/float64(slowest), "x-slowest")
 	b.ReportMetric(float64(wall)/float64(sum), "x-sum")
+}
+
+// deepStack uses about 32 KiB of stack, like a delivery's call chain
+// (decode, render, sign, send, log) and more than a new goroutine starts
+// with.
+//
+//go:noinline
+func deepStack(depth int) byte {
+	var frame [1024]byte
+	frame[depth%len(frame)] = byte(depth)
+	if depth == 0 {
+		return frame[0]
+	}
+	return deepStack(depth-1) + frame[depth%len(frame)]
+}
+
+type stackProcessor struct{}
+
+func (stackProcessor) Process(context.Context, []byte) error { deepStack(30); return nil }
+
+// BenchmarkDeliverBatch runs batches of 10 records whose processing needs
+// a deep stack, through Handle (workers kept between batches) and, as the
+// baseline, through a new goroutine per record as Handle used to.
+func BenchmarkDeliverBatch(b *testing.B) {
+	ev := events.SQSEvent{Records: make([]events.SQSMessage, 10)}
+	b.Run("workers", func(b *testing.B) {
+		h := &handler.Deliver{Deliverer: stackProcessor{}}
+		for b.Loop() {
+			h.Handle(context.Background(), ev)
+		}
+	})
+	b.Run("goroutine-per-record", func(b *testing.B) {
+		for b.Loop() {
+			var wg sync.WaitGroup
+			for range ev.Records {
+				wg.Go(func() { stackProcessor{}.Process(context.Background(), nil) })
+			}
+			wg.Wait()
+		}
+	})
 }

@@ -25,7 +25,8 @@ type Deliver struct {
 }
 
 // Handle processes a batch. Its records run concurrently — a batch of slow
-// receivers takes about as long as the slowest, not the sum — and each
+// receivers takes about as long as the slowest, not the sum — on
+// goroutines kept between batches (see workers), and each
 // record that must be handed out again is reported as a batch item
 // failure; the others are deleted by the event source mapping. It never
 // returns an error: that would make SQS redeliver the whole batch.
@@ -35,9 +36,11 @@ func (h *Deliver) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		resp events.SQSEventResponse
 		wg   sync.WaitGroup
 	)
+	wg.Add(len(ev.Records))
 	for i := range ev.Records {
 		rec := &ev.Records[i]
-		wg.Go(func() {
+		deliveryWorkers.run(func() {
+			defer wg.Done()
 			body := unsafe.Slice(unsafe.StringData(rec.Body), len(rec.Body)) // read-only, see Processor
 			if err := h.Deliverer.Process(ctx, body); err != nil {
 				h.logger().Warn("delivery message will be retried", "message_id", rec.MessageId, "error", err.Error())

@@ -1,0 +1,65 @@
+package handler
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 500 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestWorkersRunAtOnceAndAreReused(t *testing.T) {
+	w := newWorkers(time.Minute)
+	const n = 10
+	batch := func() {
+		release := make(chan struct{})
+		var started, done sync.WaitGroup
+		started.Add(n)
+		done.Add(n)
+		for range n {
+			w.run(func() {
+				defer done.Done()
+				started.Done()
+				<-release // every function waits for all n to have started
+			})
+		}
+		started.Wait()
+		close(release)
+		done.Wait()
+	}
+	batch()
+	if got, want := w.started.Load(), int64(n); got != want {
+		t.Fatalf("first batch started %d workers, want %d", got, want)
+	}
+	// A worker is idle again once its function returned; give the n
+	// workers time to reach their receive before the second batch.
+	time.Sleep(50 * time.Millisecond)
+	batch()
+	if got, want := w.started.Load(), int64(n); got != want {
+		t.Errorf("after a second batch %d workers were started in all, want %d (reused)", got, want)
+	}
+}
+
+func TestWorkersEndWhenIdle(t *testing.T) {
+	w := newWorkers(20 * time.Millisecond)
+	var wg sync.WaitGroup
+	wg.Add(3)
+	for range 3 {
+		w.run(wg.Done)
+	}
+	wg.Wait()
+	waitFor(t, "idle workers to end", func() bool { return w.live.Load() == 0 })
+	if got, want := w.started.Load(), int64(3); got > want {
+		t.Errorf("started %d workers for 3 functions", got)
+	}
+}
