@@ -96,7 +96,7 @@ var (
 	bucketEndpoints          = []byte("endpoints")              // id → endpoint JSON
 	bucketIDs                = []byte("ids")                    // key|'k' → keyRecord; id|'d' → seq
 	bucketKeysExpiry         = []byte("idempotency_expiry")     // expiresAt|key → nil
-	bucketDeliveryRecords    = []byte("delivery_records")       // seq → Delivery JSON
+	bucketDeliveryRecords    = []byte("delivery_records")       // seq → reference to the record (see records.go) or Delivery JSON
 	bucketDeliveriesEndpoint = []byte("deliveries_by_endpoint") // len|endpoint|^createdAt|id → seq|expiresAt
 	bucketDeliveriesExpiry   = []byte("deliveries_expiry")      // expiresAt|id → nil
 	bucketDeadLetters        = []byte("dead_letters")           // id → dead letter JSON
@@ -109,7 +109,7 @@ var (
 var rootBuckets = [][]byte{
 	bucketEndpoints, bucketIDs, bucketKeysExpiry, bucketDeliveryRecords,
 	bucketDeliveriesEndpoint, bucketDeliveriesExpiry, bucketDeadLetters,
-	bucketDeadLettersAt, bucketQueues,
+	bucketDeadLettersAt, bucketQueues, bucketDeliveryFiles,
 }
 
 // ErrClosed is returned by every method called after Close.
@@ -133,6 +133,7 @@ type DB struct {
 	wg      sync.WaitGroup
 
 	wal     *wal
+	records *recordFiles
 	journal *journal
 	ids     *idFilter    // may the bucket ids hold an entry?
 	tidyErr atomic.Value // the last error of tidyLog (string)
@@ -183,7 +184,14 @@ func Open(path string, opts Options) (*DB, error) {
 		err = db.migrate()
 	}
 	if err == nil {
-		// The file lock taken by bbolt.Open covers the log too.
+		// The file lock taken by bbolt.Open covers the record files and
+		// the log too.
+		db.records, err = openRecordFiles(path + ".records")
+		if err != nil {
+			err = fmt.Errorf("kept log segments: %w", err)
+		}
+	}
+	if err == nil {
 		db.wal, err = openWAL(path+".wal", opts.LogSegmentSize, db.replayRecord)
 		if err != nil {
 			err = fmt.Errorf("write-ahead log: %w", err)
@@ -194,6 +202,9 @@ func Open(path string, opts Options) (*DB, error) {
 		db.replayed = nil
 	}
 	if err == nil {
+		err = db.removeUnused()
+	}
+	if err == nil {
 		err = bdb.View(func(tx *bbolt.Tx) error {
 			db.ids = newIDFilter(tx)
 			return nil
@@ -202,6 +213,9 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		if db.wal != nil {
 			db.wal.close()
+		}
+		if db.records != nil {
+			db.records.close()
 		}
 		bdb.Close()
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
@@ -230,7 +244,7 @@ func (db *DB) Close() error {
 	close(db.ops) // no writer holds closeMu, so no one sends any more
 	db.closeMu.Unlock()
 	db.wg.Wait()
-	werr := db.wal.close()
+	werr := errors.Join(db.wal.close(), db.records.close())
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("bolt: close: %w", err)
 	}

@@ -51,22 +51,31 @@ func expiryKey(d *webhook.Delivery) []byte {
 }
 
 // getDelivery returns the delivery with id and its record's key, or nil.
-func getDelivery(tx *bbolt.Tx, id string) (*webhook.Delivery, []byte, error) {
+// In a read transaction, the caller holds db.records.gate for reading.
+func (db *DB) getDelivery(tx *bbolt.Tx, id string) (*webhook.Delivery, []byte, error) {
 	seq := tx.Bucket(bucketIDs).Get(deliveryID(id))
 	if seq == nil {
 		return nil, nil, nil
 	}
-	d, err := getRecord(tx, seq)
+	d, err := db.getRecord(tx, seq)
 	if err != nil || d == nil {
 		return nil, nil, err
 	}
 	return d, seq, nil
 }
 
-func getRecord(tx *bbolt.Tx, seq []byte) (*webhook.Delivery, error) {
+// getRecord returns the delivery whose record is at seq, or nil. In a read
+// transaction, the caller holds db.records.gate for reading.
+func (db *DB) getRecord(tx *bbolt.Tx, seq []byte) (*webhook.Delivery, error) {
 	v := tx.Bucket(bucketDeliveryRecords).Get(seq)
 	if v == nil {
 		return nil, nil
+	}
+	if isRef(v) {
+		var err error
+		if v, err = db.readRecord(v); err != nil {
+			return nil, fmt.Errorf("delivery %x: %w", seq, err)
+		}
 	}
 	d := new(webhook.Delivery)
 	if err := json.Unmarshal(v, d); err != nil {
@@ -96,12 +105,31 @@ func deleteDelivery(tx *bbolt.Tx, d *webhook.Delivery, seq []byte) error {
 	if err := tx.Bucket(bucketIDs).Delete(deliveryID(d.ID)); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketDeliveryRecords).Delete(seq)
+	records := tx.Bucket(bucketDeliveryRecords)
+	if old := records.Get(seq); isRef(old) {
+		if err := countRef(tx, old, -1); err != nil {
+			return err
+		}
+	}
+	return records.Delete(seq)
 }
 
-// putDelivery stores d's record v at seq (a new one if nil) and indexes it.
+// putDelivery stores d's record v (its JSON, or a reference to it in a
+// record file) at seq (a new one if nil) and indexes it.
 func putDelivery(tx *bbolt.Tx, d *webhook.Delivery, seq, v []byte) error {
 	records := tx.Bucket(bucketDeliveryRecords)
+	if seq != nil {
+		if old := records.Get(seq); isRef(old) {
+			if err := countRef(tx, old, -1); err != nil {
+				return err
+			}
+		}
+	}
+	if isRef(v) {
+		if err := countRef(tx, v, 1); err != nil {
+			return err
+		}
+	}
 	if seq == nil {
 		n, err := records.NextSequence()
 		if err != nil {
@@ -210,12 +238,20 @@ func (db *DB) currentDelivery(ctx context.Context, id string) (*webhook.Delivery
 		return nil, nil
 	}
 	var d *webhook.Delivery
-	err := db.view(ctx, func(tx *bbolt.Tx) error {
+	err := db.viewRecords(ctx, func(tx *bbolt.Tx) error {
 		var err error
-		d, _, err = getDelivery(tx, id)
+		d, _, err = db.getDelivery(tx, id)
 		return err
 	})
 	return d, err
+}
+
+// viewRecords is view for functions that read delivery records: it holds
+// the record files' gate (see records.go).
+func (db *DB) viewRecords(ctx context.Context, fn func(*bbolt.Tx) error) error {
+	db.records.gate.RLock()
+	defer db.records.gate.RUnlock()
+	return db.view(ctx, fn)
 }
 
 // GetDelivery implements webhook.DeliveryLog.
@@ -232,9 +268,9 @@ func (db *DB) GetDelivery(ctx context.Context, id string) (*webhook.Delivery, er
 		d = new(webhook.Delivery) // a copy the caller may change
 		err = json.Unmarshal(e.v, d)
 	} else if db.ids.mayContain(deliveryID(id)) {
-		err = db.view(ctx, func(tx *bbolt.Tx) error {
+		err = db.viewRecords(ctx, func(tx *bbolt.Tx) error {
 			var err error
-			d, _, err = getDelivery(tx, id)
+			d, _, err = db.getDelivery(tx, id)
 			return err
 		})
 	}
@@ -269,7 +305,7 @@ func (db *DB) ListDeliveries(ctx context.Context, endpointID string, p webhook.P
 		ds   []*webhook.Delivery
 		next string
 	)
-	err := db.view(ctx, func(tx *bbolt.Tx) error {
+	err := db.viewRecords(ctx, func(tx *bbolt.Tx) error {
 		ds, next = nil, ""
 		now := db.now().UnixNano()
 		c := tx.Bucket(bucketDeliveriesEndpoint).Cursor()
@@ -289,7 +325,7 @@ func (db *DB) ListDeliveries(ctx context.Context, endpointID string, p webhook.P
 				next = encodeCursor(last[len(prefix):])
 				return nil
 			}
-			d, err := getRecord(tx, v[:8])
+			d, err := db.getRecord(tx, v[:8])
 			if err != nil {
 				return err
 			}
@@ -323,7 +359,7 @@ func (db *DB) Sweep(ctx context.Context) (int, error) {
 			ids = append(ids, k)
 		}
 		for _, k := range ids {
-			d, seq, err := getDelivery(tx, string(k[8:]))
+			d, seq, err := db.getDelivery(tx, string(k[8:]))
 			if err != nil {
 				return err
 			}
@@ -366,6 +402,9 @@ func (db *DB) Sweep(ctx context.Context) (int, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		err = db.removeUnused()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("bolt: sweep: %w", err)
 	}

@@ -60,7 +60,8 @@ type journalEntry struct {
 	old *webhook.Delivery // the record d replaces, known when written (nil: none)
 	// replayed: written before the last Open, so old is unknown.
 	replayed bool
-	seg      uint64
+	seg      uint64    // where its payload is in the log
+	off      int64     //
 	g        *walGroup // nil once known to be durable
 }
 
@@ -108,7 +109,7 @@ func (db *DB) journalWrite(entries []*journalEntry, payloads [][]byte) (*walGrou
 		return nil, err
 	}
 	for i, e := range entries {
-		e.seg, e.g = pos[i].seg, g
+		e.seg, e.off, e.g = pos[i].seg, pos[i].off, g
 		j.addLocked(e)
 	}
 	return g, nil
@@ -133,7 +134,7 @@ func (j *journal) addLocked(e *journalEntry) {
 // replayJournalRecord puts a journaled write found in the log at Open back
 // in the overlay, to be applied again.
 func (db *DB) replayJournalRecord(pos walPos, p []byte) error {
-	e := &journalEntry{seg: pos.seg, replayed: true}
+	e := &journalEntry{seg: pos.seg, off: pos.off, replayed: true}
 	switch p[0] {
 	case recordKey:
 		n, k := binary.Uvarint(p[1:])
@@ -257,7 +258,8 @@ func (j *journal) setErr(err error) {
 	j.err = err
 }
 
-// applyJournal writes entries to the B+tree, in order.
+// applyJournal writes entries to the B+tree, in order. A delivery record
+// is stored as a reference to its place in the log (see records.go).
 func (db *DB) applyJournal(tx *bbolt.Tx, entries []*journalEntry) error {
 	now := db.now().UnixNano()
 	for _, e := range entries {
@@ -276,7 +278,7 @@ func (db *DB) applyJournal(tx *bbolt.Tx, entries []*journalEntry) error {
 		old, seq := e.old, tx.Bucket(bucketIDs).Get(deliveryID(e.d.ID))
 		if e.replayed && seq != nil {
 			var err error
-			if old, err = getRecord(tx, seq); err != nil {
+			if old, err = db.getRecord(tx, seq); err != nil {
 				return err
 			}
 		}
@@ -285,7 +287,7 @@ func (db *DB) applyJournal(tx *bbolt.Tx, entries []*journalEntry) error {
 				return err
 			}
 		}
-		if err := putDelivery(tx, e.d, slices.Clone(seq), e.v); err != nil {
+		if err := putDelivery(tx, e.d, slices.Clone(seq), recordRefOf(walPos{e.seg, e.off}, e.v)); err != nil {
 			return fmt.Errorf("delivery %s: %w", e.d.ID, err)
 		}
 	}

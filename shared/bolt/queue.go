@@ -613,7 +613,7 @@ func (db *DB) tidyLog() error {
 		case u == nil && db.journal.holds(oldest):
 			return nil // until the committer applies it
 		case u == nil:
-			if err := db.wal.retire(oldest); err != nil {
+			if err := db.retireSegment(oldest); err != nil {
 				return err
 			}
 			continue

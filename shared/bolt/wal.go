@@ -394,7 +394,7 @@ func (w *wal) readAt(pos walPos, n int) ([]byte, error) {
 		return 0
 	})
 	if !ok {
-		return nil, fmt.Errorf("log segment %d: retired", pos.seg)
+		return nil, fmt.Errorf("log segment %d: %w", pos.seg, errRetired)
 	}
 	b := make([]byte, n)
 	if _, err := w.segs[i].f.ReadAt(b, pos.off); err != nil {
@@ -421,19 +421,35 @@ func (w *wal) segmentIDs() []uint64 {
 	return ids
 }
 
-// retire deletes the oldest segment, which must not be the head.
-func (w *wal) retire(id uint64) error {
+// errRetired is what reads of a retired segment get.
+var errRetired = errors.New("retired")
+
+// retire takes the oldest segment, which must not be the head, out of the
+// log. With keep nil it deletes it; else keep takes the open file and its
+// path (to move it away), and retire fails if keep does. keep runs while
+// readAt waits, so a reader finds the segment in the log or wherever keep
+// put it.
+func (w *wal) retire(id uint64, keep func(f *os.File, path string) error) error {
 	w.segMu.Lock()
 	if len(w.segs) < 2 || w.segs[0].id != id {
 		w.segMu.Unlock()
 		return fmt.Errorf("log segment %d: not the oldest retirable segment", id)
 	}
 	seg := w.segs[0]
+	path := filepath.Join(w.dir, segmentName(id))
+	if keep != nil {
+		if err := keep(seg.f, path); err != nil {
+			w.segMu.Unlock()
+			return fmt.Errorf("log segment %d: keep: %w", id, err)
+		}
+	}
 	w.segs = slices.Delete(w.segs, 0, 1)
 	w.segMu.Unlock()
-	seg.f.Close()
-	if err := os.Remove(filepath.Join(w.dir, segmentName(id))); err != nil {
-		return err
+	if keep == nil {
+		seg.f.Close()
+		if err := os.Remove(path); err != nil {
+			return err
+		}
 	}
 	// The removal must last: a segment back from the dead after a power
 	// loss would replay old states over newer ones.

@@ -248,21 +248,23 @@ func TestJournalReplay(t *testing.T) {
 	}
 }
 
-// copyStore copies a store's file and log (a crash image).
+// copyStore copies a store's file, log and record files (a crash image).
 func copyStore(from, to string) error {
 	if err := copyFile(from, to); err != nil {
 		return err
 	}
-	names, err := filepath.Glob(filepath.Join(from+".wal", "*"))
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(to+".wal", 0o700); err != nil {
-		return err
-	}
-	for _, n := range names {
-		if err := copyFile(n, filepath.Join(to+".wal", filepath.Base(n))); err != nil {
+	for _, dir := range []string{".wal", ".records"} {
+		names, err := filepath.Glob(filepath.Join(from+dir, "*"))
+		if err != nil {
 			return err
+		}
+		if err := os.MkdirAll(to+dir, 0o700); err != nil {
+			return err
+		}
+		for _, n := range names {
+			if err := copyFile(n, filepath.Join(to+dir, filepath.Base(n))); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
