@@ -1,11 +1,17 @@
 package bolt
 
 import (
+	"bufio"
+	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -208,4 +214,111 @@ func TestRecordKeptInTree(t *testing.T) {
 	if got, err := db.GetDelivery(ctx, d.ID); err != nil || len(got.Attempts) != 2 {
 		t.Errorf("GetDelivery after a second attempt = %+v, %v; want 2 attempts", got, err)
 	}
+}
+
+const keptCrashEnv = "BOLT_KEPT_CRASH_CHILD_DB"
+
+// Delivery records in retired (kept) segments survive a kill -9, with
+// their references and counts consistent: a child process appends
+// attempts with tiny log segments until segments have been kept, and is
+// killed; every acknowledged attempt must then read back.
+func TestCrashKeepsKeptRecords(t *testing.T) {
+	if os.Getenv(keptCrashEnv) != "" {
+		t.Skip("in the child")
+	}
+	path := filepath.Join(t.TempDir(), "crash.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKeptCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), keptCrashEnv+"="+path)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	acked := map[string]int{} // delivery id → attempts acknowledged
+	kept := false
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) == 3 && f[0] == "acked":
+			n, _ := strconv.Atoi(f[2])
+			acked[f[1]] = max(acked[f[1]], n)
+		case len(f) == 1 && f[0] == "kept":
+			kept = true
+		}
+		if kept && len(acked) >= 300 {
+			cmd.Process.Kill() // SIGKILL; keep reading what it printed before dying
+		}
+	}
+	cmd.Wait()
+	if !kept || len(acked) < 300 {
+		t.Fatalf("child exited with %d deliveries acknowledged, kept segments: %v", len(acked), kept)
+	}
+
+	ctx := t.Context()
+	db := openAt(t, path, Options{LogSegmentSize: 8 << 10, SweepInterval: -1})
+	for id, n := range acked {
+		d, err := db.GetDelivery(ctx, id)
+		if err != nil {
+			t.Errorf("acknowledged delivery %s: %v", id, err)
+			continue
+		}
+		if len(d.Attempts) < n {
+			t.Errorf("delivery %s: %d attempts, %d acknowledged", id, len(d.Attempts), n)
+		}
+	}
+	checkRefs(t, db)
+	if len(keptSegments(t, db)) == 0 {
+		t.Error("no kept segment after reopening")
+	}
+	t.Logf("%d deliveries acknowledged, %d segments kept", len(acked), len(keptSegments(t, db)))
+}
+
+// TestKeptCrashChild is the subprocess of TestCrashKeepsKeptRecords.
+func TestKeptCrashChild(t *testing.T) {
+	path := os.Getenv(keptCrashEnv)
+	if path == "" {
+		t.Skip("helper process of TestCrashKeepsKeptRecords")
+	}
+	db, err := Open(path, Options{LogSegmentSize: 8 << 10, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	say := func(format string, args ...any) {
+		mu.Lock()
+		fmt.Printf(format+"\n", args...)
+		mu.Unlock()
+	}
+	go func() {
+		for range time.Tick(50 * time.Millisecond) {
+			db.records.mu.Lock()
+			n := len(db.records.kept)
+			db.records.mu.Unlock()
+			if n > 0 {
+				say("kept")
+			}
+		}
+	}()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	stop := time.Now().Add(20 * time.Second) // in case no one kills us
+	for g := range 4 {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(stop); i++ {
+				now := time.Now()
+				d := webhooktest.NewDelivery("whk_crash", fmt.Sprintf("evt_%d_%d", g, i), now)
+				d.ExpiresAt = now.Add(time.Hour)
+				for n := 1; n <= 1+i%2; n++ { // every other delivery gets a second attempt
+					if err := db.AppendAttempt(ctx, d, webhooktest.NewAttempt(n, now, 500)); err != nil {
+						t.Error(err)
+						return
+					}
+					say("acked %s %d", d.ID, n)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	db.Close()
 }
