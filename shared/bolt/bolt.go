@@ -136,6 +136,7 @@ type DB struct {
 	records *recordFiles
 	journal *journal
 	ids     *idFilter    // may the bucket ids hold an entry?
+	tidyMu  sync.Mutex   // one tidyLog at a time
 	tidyErr atomic.Value // the last error of tidyLog (string)
 
 	qmu      sync.Mutex

@@ -588,6 +588,8 @@ func (db *DB) uncacheLocked(m *message) {
 // not copied over and over. It runs in the background, after segments
 // fill and every tidyInterval.
 func (db *DB) tidyLog() error {
+	db.tidyMu.Lock()
+	defer db.tidyMu.Unlock()
 	for {
 		ids := db.wal.segmentIDs()
 		if len(ids) < 2 {

@@ -41,9 +41,9 @@ import (
 // delivery expires; a record that never expires (a zero ExpiresAt, which
 // the deliverer never writes) keeps its segment.
 //
-// Reads of records in read transactions hold gate for reading; removing
-// or moving a segment with references holds it for writing, so no
-// segment goes under a reader whose snapshot still refers to it. The
+// Reads of records in read transactions hold gate for reading; removing a
+// segment holds it for writing, so no segment goes under a reader whose
+// snapshot still refers to it. The
 // committer's own reads need no gate: a segment is retired only once the
 // committer has applied every journaled write in it, so once no commit
 // refers to a segment none ever will again.
@@ -167,30 +167,33 @@ func (db *DB) referred() (map[uint64]bool, error) {
 }
 
 // retireSegment retires the oldest log segment, id: it is removed, or
-// kept if delivery records in it are still referred to.
+// kept if delivery records in it are still referred to. The committer has
+// applied every journaled write in it (tidyLog checks), so references into
+// it can only go: one seen gone stays gone. Removal waits for the readers
+// (gate); keeping does not need to, the file stays open.
 func (db *DB) retireSegment(id uint64) error {
 	r := db.records
-	r.gate.Lock()
-	defer r.gate.Unlock()
 	used, err := db.referred()
 	if err != nil {
 		return err
 	}
 	if !used[id] {
+		r.gate.Lock()
+		defer r.gate.Unlock()
 		return db.wal.retire(id, nil)
 	}
-	return db.wal.retire(id, func(f *os.File, path string) error {
-		to := filepath.Join(r.dir, filepath.Base(path))
-		if err := os.Rename(path, to); err != nil {
-			return err
+	return db.wal.retire(id, func(path string) (func(*os.File), error) {
+		if err := os.Rename(path, filepath.Join(r.dir, filepath.Base(path))); err != nil {
+			return nil, err
 		}
 		if err := syncDir(r.dir); err != nil {
-			return err
+			return nil, err
 		}
-		r.mu.Lock()
-		r.kept[id] = f
-		r.mu.Unlock()
-		return nil
+		return func(f *os.File) {
+			r.mu.Lock()
+			r.kept[id] = f
+			r.mu.Unlock()
+		}, nil
 	})
 }
 

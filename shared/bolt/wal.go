@@ -425,23 +425,34 @@ func (w *wal) segmentIDs() []uint64 {
 var errRetired = errors.New("retired")
 
 // retire takes the oldest segment, which must not be the head, out of the
-// log. With keep nil it deletes it; else keep takes the open file and its
-// path (to move it away), and retire fails if keep does. keep runs while
-// readAt waits, so a reader finds the segment in the log or wherever keep
-// put it.
-func (w *wal) retire(id uint64, keep func(f *os.File, path string) error) error {
+// log; one call at a time (tidyLog's lock). With keep nil it deletes the segment. Else
+// keep moves the file away, by its path (reads use the open file, so they
+// go on meanwhile), and returns adopt, which takes the open file while
+// readAt waits, so a reader finds the segment in the log or wherever adopt
+// put it; retire fails if keep does.
+func (w *wal) retire(id uint64, keep func(path string) (adopt func(*os.File), err error)) error {
+	w.segMu.RLock()
+	ok := len(w.segs) >= 2 && w.segs[0].id == id
+	w.segMu.RUnlock()
+	if !ok {
+		return fmt.Errorf("log segment %d: not the oldest retirable segment", id)
+	}
+	path := filepath.Join(w.dir, segmentName(id))
+	var adopt func(*os.File)
+	if keep != nil {
+		var err error
+		if adopt, err = keep(path); err != nil {
+			return fmt.Errorf("log segment %d: keep: %w", id, err)
+		}
+	}
 	w.segMu.Lock()
 	if len(w.segs) < 2 || w.segs[0].id != id {
 		w.segMu.Unlock()
-		return fmt.Errorf("log segment %d: not the oldest retirable segment", id)
+		return fmt.Errorf("log segment %d: retired meanwhile", id)
 	}
 	seg := w.segs[0]
-	path := filepath.Join(w.dir, segmentName(id))
-	if keep != nil {
-		if err := keep(seg.f, path); err != nil {
-			w.segMu.Unlock()
-			return fmt.Errorf("log segment %d: keep: %w", id, err)
-		}
+	if adopt != nil {
+		adopt(seg.f)
 	}
 	w.segs = slices.Delete(w.segs, 0, 1)
 	w.segMu.Unlock()
