@@ -109,7 +109,7 @@ var (
 var rootBuckets = [][]byte{
 	bucketEndpoints, bucketIDs, bucketKeysExpiry, bucketDeliveryRecords,
 	bucketDeliveriesEndpoint, bucketDeliveriesExpiry, bucketDeadLetters,
-	bucketDeadLettersAt, bucketQueues, bucketDeliveryFiles,
+	bucketDeadLettersAt, bucketQueues, bucketDeliverySegments,
 }
 
 // ErrClosed is returned by every method called after Close.
@@ -133,7 +133,7 @@ type DB struct {
 	wg      sync.WaitGroup
 
 	wal     *wal
-	records *recordFiles
+	records *keptSegments
 	journal *journal
 	ids     *idFilter    // may the bucket ids hold an entry?
 	tidyMu  sync.Mutex   // one tidyLog at a time
@@ -185,9 +185,9 @@ func Open(path string, opts Options) (*DB, error) {
 		err = db.migrate()
 	}
 	if err == nil {
-		// The file lock taken by bbolt.Open covers the record files and
+		// The file lock taken by bbolt.Open covers the kept segments and
 		// the log too.
-		db.records, err = openRecordFiles(path + ".records")
+		db.records, err = openKeptSegments(path + ".records")
 		if err != nil {
 			err = fmt.Errorf("kept log segments: %w", err)
 		}

@@ -114,8 +114,8 @@ func deleteDelivery(tx *bbolt.Tx, d *webhook.Delivery, seq []byte) error {
 	return records.Delete(seq)
 }
 
-// putDelivery stores d's record v (its JSON, or a reference to it in a
-// record file) at seq (a new one if nil) and indexes it.
+// putDelivery stores d's record v (a reference to its log record, or its
+// JSON) at seq (a new one if nil) and indexes it.
 func putDelivery(tx *bbolt.Tx, d *webhook.Delivery, seq, v []byte) error {
 	records := tx.Bucket(bucketDeliveryRecords)
 	if seq != nil {
@@ -247,7 +247,7 @@ func (db *DB) currentDelivery(ctx context.Context, id string) (*webhook.Delivery
 }
 
 // viewRecords is view for functions that read delivery records: it holds
-// the record files' gate (see records.go).
+// the kept segments' gate (see records.go).
 func (db *DB) viewRecords(ctx context.Context, fn func(*bbolt.Tx) error) error {
 	db.records.gate.RLock()
 	defer db.records.gate.RUnlock()

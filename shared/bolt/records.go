@@ -32,7 +32,7 @@ import (
 //
 // A log segment no longer needed by the log (queue.go's tidyLog) but
 // still referred to is kept: it moves, by a rename, to <db file>.records/,
-// where it is only read. The bucket delivery_files counts the references
+// where it is only read. The bucket delivery_segments counts the references
 // into each segment; a kept segment with none left (its deliveries
 // replaced by later attempts, or swept) is removed after the sweep and at
 // Open. Deliveries expire in about the order they were written, so kept
@@ -43,11 +43,10 @@ import (
 //
 // Reads of records in read transactions hold gate for reading; removing a
 // segment holds it for writing, so no segment goes under a reader whose
-// snapshot still refers to it. The
-// committer's own reads need no gate: a segment is retired only once the
-// committer has applied every journaled write in it, so once no commit
-// refers to a segment none ever will again.
-type recordFiles struct {
+// snapshot still refers to it. The committer's own reads need no gate: a
+// segment is retired only once the committer has applied every journaled
+// write in it, so once no commit refers to a segment none ever will again.
+type keptSegments struct {
 	dir string
 
 	gate sync.RWMutex
@@ -61,7 +60,7 @@ const (
 	recordRefLen = 1 + 8 + 8 + 4
 )
 
-var bucketDeliveryFiles = []byte("delivery_files") // log segment → references to it
+var bucketDeliverySegments = []byte("delivery_segments") // log segment → references to it
 
 // recordRefOf returns the reference to a record journaled at pos (where
 // its payload starts) with the JSON v.
@@ -78,7 +77,7 @@ func isRef(v []byte) bool { return len(v) == recordRefLen && v[0] == recordRef }
 
 func refSegment(ref []byte) uint64 { return binary.BigEndian.Uint64(ref[1:]) }
 
-func openRecordFiles(dir string) (*recordFiles, error) {
+func openKeptSegments(dir string) (*keptSegments, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -86,7 +85,7 @@ func openRecordFiles(dir string) (*recordFiles, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &recordFiles{dir: dir, kept: map[uint64]*os.File{}}
+	r := &keptSegments{dir: dir, kept: map[uint64]*os.File{}}
 	for _, e := range ents {
 		name, ok := strings.CutSuffix(e.Name(), ".log")
 		if !ok || !e.Type().IsRegular() {
@@ -140,7 +139,7 @@ func (db *DB) readRecord(ref []byte) ([]byte, error) {
 
 // countRef adds delta to the references into ref's segment.
 func countRef(tx *bbolt.Tx, ref []byte, delta int64) error {
-	b := tx.Bucket(bucketDeliveryFiles)
+	b := tx.Bucket(bucketDeliverySegments)
 	k := ref[1:9]
 	var n int64
 	if v := b.Get(k); len(v) == 8 {
@@ -156,7 +155,7 @@ func countRef(tx *bbolt.Tx, ref []byte, delta int64) error {
 func (db *DB) referred() (map[uint64]bool, error) {
 	used := map[uint64]bool{}
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketDeliveryFiles).ForEach(func(k, _ []byte) error {
+		return tx.Bucket(bucketDeliverySegments).ForEach(func(k, _ []byte) error {
 			if len(k) == 8 {
 				used[binary.BigEndian.Uint64(k)] = true
 			}
@@ -227,7 +226,7 @@ func (db *DB) removeUnused() error {
 	return nil
 }
 
-func (r *recordFiles) close() error {
+func (r *keptSegments) close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var errs []error

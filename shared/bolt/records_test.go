@@ -21,8 +21,8 @@ import (
 	"github.com/phoneshield/webhooks/shared/webhooktest"
 )
 
-// keptSegments lists the log segments kept for their delivery records.
-func keptSegments(t *testing.T, db *DB) []string {
+// keptNames lists the log segments kept for their delivery records.
+func keptNames(t *testing.T, db *DB) []string {
 	t.Helper()
 	names, err := filepath.Glob(filepath.Join(db.records.dir, "*.log"))
 	must(t, err)
@@ -43,7 +43,7 @@ func logSegments(t *testing.T, path string) []string {
 }
 
 // checkRefs checks that every delivery record is a reference, that
-// delivery_files counts them right, and that every segment referred to is
+// delivery_segments counts them right, and that every segment referred to is
 // in the log or kept; it returns the segments referred to.
 func checkRefs(t *testing.T, db *DB) []string {
 	t.Helper()
@@ -58,16 +58,16 @@ func checkRefs(t *testing.T, db *DB) []string {
 			refs[refSegment(v)]++
 			return nil
 		}))
-		return tx.Bucket(bucketDeliveryFiles).ForEach(func(k, v []byte) error {
+		return tx.Bucket(bucketDeliverySegments).ForEach(func(k, v []byte) error {
 			counted[binary.BigEndian.Uint64(k)] = int64(binary.BigEndian.Uint64(v))
 			return nil
 		})
 	}))
 	var segs []string
-	inLog, kept := logSegments(t, db.Path()), keptSegments(t, db)
+	inLog, kept := logSegments(t, db.Path()), keptNames(t, db)
 	for id, c := range refs {
 		if counted[id] != c {
-			t.Errorf("segment %d: %d references, delivery_files counts %d", id, c, counted[id])
+			t.Errorf("segment %d: %d references, delivery_segments counts %d", id, c, counted[id])
 		}
 		name := segmentName(id)
 		if !slices.Contains(inLog, name) && !slices.Contains(kept, name) {
@@ -77,7 +77,7 @@ func checkRefs(t *testing.T, db *DB) []string {
 	}
 	for id, c := range counted {
 		if refs[id] == 0 {
-			t.Errorf("segment %d: no reference, delivery_files counts %d", id, c)
+			t.Errorf("segment %d: no reference, delivery_segments counts %d", id, c)
 		}
 	}
 	slices.Sort(segs)
@@ -120,7 +120,7 @@ func TestRecordsStayInLog(t *testing.T) {
 			wantKept = append(wantKept, s)
 		}
 	}
-	if got := keptSegments(t, db); !slices.Equal(got, wantKept) {
+	if got := keptNames(t, db); !slices.Equal(got, wantKept) {
 		t.Errorf("kept segments %v, want %v", got, wantKept)
 	}
 	for ev, d := range soon {
@@ -138,7 +138,7 @@ func TestRecordsStayInLog(t *testing.T) {
 	if n, err := db.Sweep(ctx); err != nil || n != 0 {
 		t.Fatalf("Sweep = %d, %v; want 0 (nothing expired)", n, err)
 	}
-	for _, s := range keptSegments(t, db) {
+	for _, s := range keptNames(t, db) {
 		if !slices.Contains(referred, s) {
 			t.Errorf("segment %s is kept but referred to no more", s)
 		}
@@ -153,7 +153,7 @@ func TestRecordsStayInLog(t *testing.T) {
 		t.Fatalf("Sweep = %d, %v; want 3", n, err)
 	}
 	left := checkRefs(t, db)
-	if got := keptSegments(t, db); len(left) != 1 || !slices.Equal(got, left) {
+	if got := keptNames(t, db); len(left) != 1 || !slices.Equal(got, left) {
 		t.Errorf("after the sweep, kept segments %v; want the live delivery's, %v", got, left)
 	}
 
@@ -188,7 +188,7 @@ func TestRecordsStayInLog(t *testing.T) {
 }
 
 // Records kept in the B+tree by earlier versions read as before, and move
-// to a record file when written again.
+// to the log (a reference) when written again.
 func TestRecordKeptInTree(t *testing.T) {
 	ctx := t.Context()
 	db := open(t, Options{SweepInterval: -1})
@@ -267,10 +267,10 @@ func TestCrashKeepsKeptRecords(t *testing.T) {
 		}
 	}
 	checkRefs(t, db)
-	if len(keptSegments(t, db)) == 0 {
+	if len(keptNames(t, db)) == 0 {
 		t.Error("no kept segment after reopening")
 	}
-	t.Logf("%d deliveries acknowledged, %d segments kept", len(acked), len(keptSegments(t, db)))
+	t.Logf("%d deliveries acknowledged, %d segments kept", len(acked), len(keptNames(t, db)))
 }
 
 // TestKeptCrashChild is the subprocess of TestCrashKeepsKeptRecords.

@@ -425,11 +425,11 @@ func (w *wal) segmentIDs() []uint64 {
 var errRetired = errors.New("retired")
 
 // retire takes the oldest segment, which must not be the head, out of the
-// log; one call at a time (tidyLog's lock). With keep nil it deletes the segment. Else
-// keep moves the file away, by its path (reads use the open file, so they
-// go on meanwhile), and returns adopt, which takes the open file while
-// readAt waits, so a reader finds the segment in the log or wherever adopt
-// put it; retire fails if keep does.
+// log; one call at a time (tidyLog's lock). With keep nil it deletes the
+// segment. Else keep moves the file away, by its path (reads use the open
+// file, so they go on meanwhile), and returns adopt, which takes the open
+// file while readAt waits, so a reader finds the segment in the log or
+// wherever adopt put it; retire fails if keep does.
 func (w *wal) retire(id uint64, keep func(path string) (adopt func(*os.File), err error)) error {
 	w.segMu.RLock()
 	ok := len(w.segs) >= 2 && w.segs[0].id == id

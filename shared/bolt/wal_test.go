@@ -248,7 +248,7 @@ func TestJournalReplay(t *testing.T) {
 	}
 }
 
-// copyStore copies a store's file, log and record files (a crash image).
+// copyStore copies a store's file, log and kept segments (a crash image).
 func copyStore(from, to string) error {
 	if err := copyFile(from, to); err != nil {
 		return err
