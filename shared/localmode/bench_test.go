@@ -121,9 +121,10 @@ func BenchmarkEndToEnd(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	// PutEvents batches of 10 events: a tenth more for the warm-up.
+	// PutEvents batches of 10 events, and about a tenth more (whole
+	// batches) for the warm-up.
 	var batches [][]catalog.Entry
-	warm := n / endpoints / 10
+	warm := n / endpoints / 100 * 10
 	for i := range warm + n/endpoints {
 		if i%10 == 0 {
 			batches = append(batches, make([]catalog.Entry, 0, 10))
@@ -154,14 +155,13 @@ func BenchmarkEndToEnd(b *testing.B) {
 			b.Fatalf("only %d of %d deliveries arrived", rcv.n.Load(), deliveries)
 		}
 	}
-	w := (warm + 9) / 10 // batches
-	if w > 0 {
-		publish(batches[:w], min(warm, w*10)*endpoints)
+	if warm > 0 {
+		publish(batches[:warm/10], warm*endpoints)
 	}
 	st0 := s.db.Stats()
 	b.ResetTimer()
 	start, cpu0 = time.Now(), webhooktest.CPUTime()
-	publish(batches[w:], (warm+n/endpoints-min(warm, w*10))*endpoints)
+	publish(batches[warm/10:], n)
 	pipeline := float64(n) / time.Since(start).Seconds()
 	pipelineCPU := webhooktest.CPUTime() - cpu0
 	b.StopTimer()
