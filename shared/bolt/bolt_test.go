@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -203,21 +204,27 @@ func TestReopenKeepsEverything(t *testing.T) {
 // TestCrashKeepsAcknowledgedWrites runs crashChild in a subprocess, kills
 // it with SIGKILL while it writes, and checks that every write it had
 // acknowledged (printed) survived.
+// startCrashChild runs the test child of this test binary in a process of
+// its own, with env set to the path of a new store, and returns the
+// process, its standard output and the path. The parent kills it with
+// SIGKILL and then checks the store.
+func startCrashChild(t *testing.T, child, env string) (*exec.Cmd, io.Reader, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "crash.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^"+child+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"="+path)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	return cmd, out, path
+}
+
 func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	if os.Getenv(crashEnv) != "" {
 		t.Skip("in the child")
 	}
-	path := filepath.Join(t.TempDir(), "crash.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashEnv+"="+path)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out, path := startCrashChild(t, "TestCrashChild", crashEnv)
 	const killAfter = 400
 	acked := map[string][]string{}
 	n := 0

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -226,13 +225,7 @@ func TestCrashKeepsKeptRecords(t *testing.T) {
 	if os.Getenv(keptCrashEnv) != "" {
 		t.Skip("in the child")
 	}
-	path := filepath.Join(t.TempDir(), "crash.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKeptCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), keptCrashEnv+"="+path)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	must(t, err)
-	must(t, cmd.Start())
+	cmd, out, path := startCrashChild(t, "TestKeptCrashChild", keptCrashEnv)
 	acked := map[string]int{} // delivery id → attempts acknowledged
 	kept := false
 	sc := bufio.NewScanner(out)
