@@ -102,8 +102,15 @@ type keyState struct {
 }
 
 // lockKey locks db.kmu and returns key's state (nil if none) once no call
-// is busy with it. On error it returns with db.kmu unlocked.
+// is busy with it; it fails at once if ctx is done or db closed. On error
+// it returns with db.kmu unlocked.
 func (db *DB) lockKey(ctx context.Context, key string) (*keyState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if db.isClosed() {
+		return nil, ErrClosed
+	}
 	for {
 		db.kmu.Lock()
 		s := db.leases[key]
@@ -175,12 +182,6 @@ func (db *DB) Acquire(ctx context.Context, key string, n int, lease time.Duratio
 }
 
 func (db *DB) acquire(ctx context.Context, l webhook.Lease, lease time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if db.isClosed() {
-		return ErrClosed
-	}
 	s, err := db.lockKey(ctx, l.Key)
 	if err != nil {
 		return err
@@ -256,12 +257,6 @@ func (db *DB) Settle(ctx context.Context, l webhook.Lease, done bool, d *webhook
 func (db *DB) endLease(ctx context.Context, l webhook.Lease, done bool, d *webhook.Delivery, a webhook.Attempt) error {
 	if l.Key == "" || l.Token == "" {
 		return webhook.Invalid("lease", "not a lease returned by Acquire")
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if db.isClosed() {
-		return ErrClosed
 	}
 	s, err := db.lockKey(ctx, l.Key)
 	if err != nil {
