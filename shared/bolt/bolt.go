@@ -288,6 +288,21 @@ func (db *DB) Stats() Stats {
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.bolt.Path() }
 
+// every runs fn every interval until Close, as one of db.wg's goroutines.
+func (db *DB) every(interval time.Duration, fn func()) {
+	defer db.wg.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.done:
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}
+
 // op is one write waiting for the group committer.
 type op struct {
 	fn  func(*bbolt.Tx) error

@@ -413,15 +413,7 @@ func (db *DB) Sweep(ctx context.Context) (int, error) {
 }
 
 func (db *DB) sweepLoop() {
-	defer db.wg.Done()
-	t := time.NewTicker(db.opts.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-db.done:
-			return
-		case <-t.C:
-			db.Sweep(context.Background()) // errors: retried at the next tick
-		}
-	}
+	db.every(db.opts.SweepInterval, func() {
+		db.Sweep(context.Background()) // errors: retried at the next tick
+	})
 }

@@ -691,21 +691,13 @@ func (db *DB) moveForward(seg uint64, live []message, queues []string) error {
 }
 
 func (db *DB) tidyLoop() {
-	defer db.wg.Done()
-	t := time.NewTicker(tidyInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-db.done:
-			return
-		case <-t.C:
-		}
+	db.every(tidyInterval, func() {
 		if err := db.tidyLog(); err != nil {
 			db.tidyErr.Store("retire log segments: " + err.Error())
 		} else {
 			db.tidyErr.Store("")
 		}
-	}
+	})
 }
 
 // ChangeVisibility implements webhook.Queue. A stale receipt is a no-op,
