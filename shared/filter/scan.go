@@ -3,6 +3,8 @@ package filter
 import (
 	"bytes"
 	"encoding/json"
+
+	"github.com/phoneshield/webhooks/shared/jsjson"
 )
 
 // scanData finds the members of the data object that filters read, in one
@@ -183,42 +185,6 @@ func skipValue(data []byte, i int) (int, bool) {
 
 // isNumber reports whether b is a JSON number.
 func isNumber(b []byte) bool {
-	i := 0
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-	default:
-		return false
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		d := i
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-		if i == d {
-			return false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		d := i
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-		if i == d {
-			return false
-		}
-	}
-	return i == len(b)
+	n := jsjson.NumberLen(b)
+	return n > 0 && n == len(b)
 }

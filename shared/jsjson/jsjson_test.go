@@ -369,3 +369,19 @@ func collapseFFFD(s string) string {
 	}
 	return s
 }
+
+func TestNumberLen(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{
+		{"0", 1}, {"-0", 2}, {"7", 1}, {"120", 3}, {"-12.5", 5}, {"1e9", 3}, {"1E+9", 4},
+		{"2.5e-3", 6}, {"0.0", 3}, {"12,", 2}, {"3}", 1}, {"01", 1}, {"0x1", 1},
+		{"", 0}, {"-", 0}, {"+1", 0}, {".5", 0}, {"1.", 0}, {"1.e5", 0}, {"1e", 0},
+		{"1e+", 0}, {"-a", 0}, {"abc", 0}, {"NaN", 0},
+	} {
+		if got := NumberLen([]byte(tc.in)); got != tc.want {
+			t.Errorf("NumberLen(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}

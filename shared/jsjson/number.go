@@ -5,6 +5,51 @@ import (
 	"strconv"
 )
 
+// NumberLen returns the length of the JSON number that b starts with,
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, or 0 if b does not start
+// with one. It only checks the grammar: what follows is the caller's.
+func NumberLen(b []byte) int {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digitsEnd(b, i)
+	default:
+		return 0
+	}
+	if i < len(b) && b[i] == '.' {
+		d := digitsEnd(b, i+1)
+		if d == i+1 {
+			return 0
+		}
+		i = d
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		d := digitsEnd(b, i)
+		if d == i {
+			return 0
+		}
+		i = d
+	}
+	return i
+}
+
+// digitsEnd returns where the run of digits of b from i ends.
+func digitsEnd(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
 // number parses the JSON number at p.pos and writes it as JavaScript's
 // Number.prototype.toString would write the double it denotes.
 func (p *parser) number() error {
