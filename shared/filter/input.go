@@ -122,27 +122,6 @@ func unquote(raw json.RawMessage) (string, bool) {
 	return bytesString(buf), true // buf is never written again
 }
 
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
-}
-
 // str returns string field d, decoded on first use.
 func (in *Input) str(d dataField) (string, bool) {
 	if in.scalarDone&(1<<d) == 0 {

@@ -6,6 +6,8 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/phoneshield/webhooks/shared/jsjson"
 )
 
 // A phrase whose needle starts with an ASCII character is searched for in
@@ -79,7 +81,7 @@ func escapeAt(body []byte, k int) (r rune, n int, ok bool) {
 	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 		return rune(shortEscape[c]), 2, true
 	case 'u':
-		r, ok := hex4(body[k+2:])
+		r, ok := jsjson.Hex4(body[k+2:])
 		if !ok {
 			return 0, 0, false
 		}
@@ -88,7 +90,7 @@ func escapeAt(body []byte, k int) (r rune, n int, ok bool) {
 		}
 		r2, ok := rune(0), false
 		if len(body) >= k+12 && body[k+6] == '\\' && body[k+7] == 'u' {
-			r2, ok = hex4(body[k+8:])
+			r2, ok = jsjson.Hex4(body[k+8:])
 		}
 		if d := utf16.DecodeRune(r, r2); ok && d != utf8.RuneError {
 			return d, 12, true

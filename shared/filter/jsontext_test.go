@@ -9,6 +9,8 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/phoneshield/webhooks/shared/jsjson"
 )
 
 // unquoteRef is unquote as it was before the phrase search read JSON
@@ -43,7 +45,7 @@ func unquoteRef(raw []byte) (string, bool) {
 		case 't':
 			buf = append(buf, '\t')
 		case 'u':
-			r, ok := hex4(body[k+2:])
+			r, ok := jsjson.Hex4(body[k+2:])
 			if !ok {
 				return "", false
 			}
@@ -51,7 +53,7 @@ func unquoteRef(raw []byte) (string, bool) {
 			if utf16.IsSurrogate(r) {
 				r2, ok := rune(0), false
 				if len(body) >= k+12 && body[k+6] == '\\' && body[k+7] == 'u' {
-					r2, ok = hex4(body[k+8:])
+					r2, ok = jsjson.Hex4(body[k+8:])
 				}
 				if d := utf16.DecodeRune(r, r2); ok && d != utf8.RuneError {
 					r, n = d, 12

@@ -575,7 +575,7 @@ func (p *parser) str() error {
 			out = append(out, '\\', 't')
 			pos += 2
 		case 'u':
-			r, ok := hex4(in, pos+2)
+			r, ok := Hex4(in[pos+2:])
 			if !ok {
 				p.out, p.pos = out, pos
 				return p.fail("invalid \\u escape")
@@ -588,7 +588,7 @@ func (p *parser) str() error {
 				out = append(out, '\\', byte(r))
 			case r >= 0xD800 && r < 0xDC00:
 				if pos+6 <= len(in) && in[pos] == '\\' && in[pos+1] == 'u' {
-					if r2, ok := hex4(in, pos+2); ok && r2 >= 0xDC00 && r2 < 0xE000 {
+					if r2, ok := Hex4(in[pos+2:]); ok && r2 >= 0xDC00 && r2 < 0xE000 {
 						out = utf8.AppendRune(out, 0x10000+(r-0xD800)<<10+(r2-0xDC00))
 						pos += 6
 						break
@@ -612,12 +612,13 @@ func appendSurrogate(dst []byte, r rune) []byte {
 	return append(dst, '\\', 'u', hexDigits[r>>12&15], hexDigits[r>>8&15], hexDigits[r>>4&15], hexDigits[r&15])
 }
 
-func hex4(in []byte, i int) (rune, bool) {
-	if i+4 > len(in) {
+// Hex4 decodes the four hex digits b starts with (of a \uXXXX escape).
+func Hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
 		return 0, false
 	}
 	var r rune
-	for _, c := range in[i : i+4] {
+	for _, c := range b[:4] {
 		switch {
 		case c >= '0' && c <= '9':
 			c -= '0'

@@ -385,3 +385,18 @@ func TestNumberLen(t *testing.T) {
 		}
 	}
 }
+
+func TestHex4(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want rune
+		ok   bool
+	}{
+		{"0041", 'A', true}, {"00e9x", 'é', true}, {"D83D", 0xD83D, true}, {"ffff", 0xFFFF, true},
+		{"004", 0, false}, {"00g1", 0, false}, {"", 0, false}, {"+041", 0, false},
+	} {
+		if got, ok := Hex4([]byte(tc.in)); got != tc.want || ok != tc.ok {
+			t.Errorf("Hex4(%q) = %U, %v; want %U, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
