@@ -204,14 +204,7 @@ func explainTo(b *strings.Builder, e expr, in *Input) {
 		b.WriteString("not: ")
 		describeTrue(b, e.e, in)
 	case *condExpr:
-		b.WriteString(e.text)
-		b.WriteString(" (")
-		v := e.got(in)
-		if v != "absent" && v != "not found" && v != "found" {
-			b.WriteString("was ")
-		}
-		b.WriteString(v)
-		b.WriteByte(')')
+		writeOutcome(b, e, in, " (")
 	}
 }
 
@@ -236,13 +229,18 @@ func describeTrue(b *strings.Builder, e expr, in *Input) {
 	case notExpr:
 		explainTo(b, e.e, in)
 	case *condExpr:
-		b.WriteString(e.text)
-		b.WriteString(" matched (")
-		v := e.got(in)
-		if v != "absent" && v != "not found" && v != "found" {
-			b.WriteString("was ")
-		}
-		b.WriteString(v)
-		b.WriteByte(')')
+		writeOutcome(b, e, in, " matched (")
 	}
+}
+
+// writeOutcome writes the condition, then open, then what the field was.
+func writeOutcome(b *strings.Builder, e *condExpr, in *Input, open string) {
+	b.WriteString(e.text)
+	b.WriteString(open)
+	v := e.got(in)
+	if v != "absent" && v != "not found" && v != "found" {
+		b.WriteString("was ")
+	}
+	b.WriteString(v)
+	b.WriteByte(')')
 }
