@@ -243,8 +243,13 @@ func oneEndpoint(ctx context.Context, a *app, args []string, name, method, suffi
 	if err != nil {
 		return err
 	}
+	return a.endpointCall(ctx, method, "/v1/webhooks/"+apiclient.PathID(pos[0])+suffix, nil)
+}
+
+// endpointCall makes a call answered with an endpoint, and shows it.
+func (a *app) endpointCall(ctx context.Context, method, path string, body any) error {
 	var ep apiclient.Endpoint
-	raw, err := a.call(ctx, method, "/v1/webhooks/"+apiclient.PathID(pos[0])+suffix, nil, &ep)
+	raw, err := a.call(ctx, method, path, body, &ep)
 	if err != nil {
 		return err
 	}
@@ -281,16 +286,7 @@ func cmdUpdate(ctx context.Context, a *app, args []string) error {
 	if len(body) == 0 || (len(body) == 1 && body["version"] != nil) {
 		return &usageError{msg: "webhooks update: nothing to change (give at least one field flag)", usage: "webhookctl webhooks update ID [flags]"}
 	}
-	var ep apiclient.Endpoint
-	raw, err := a.call(ctx, http.MethodPatch, "/v1/webhooks/"+apiclient.PathID(pos[0]), body, &ep)
-	if err != nil {
-		return err
-	}
-	if a.g.JSON {
-		return a.printJSON(raw, false)
-	}
-	a.showEndpoint(&ep)
-	return nil
+	return a.endpointCall(ctx, http.MethodPatch, "/v1/webhooks/"+apiclient.PathID(pos[0]), body)
 }
 
 func cmdDelete(ctx context.Context, a *app, args []string) error {
