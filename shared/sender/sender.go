@@ -125,7 +125,6 @@ func (r Result) OK() bool { return r.Err == nil && r.StatusCode >= 200 && r.Stat
 // Sender makes webhook attempts. It is safe for concurrent use; make one
 // per process and share it, so connections are reused.
 type Sender struct {
-	client    *http.Client
 	transport *http.Transport
 	timeout   time.Duration
 	userAgent []string // the User-Agent header's value, shared by every request
@@ -178,12 +177,6 @@ func New(opts Options) *Sender {
 		ForceAttemptHTTP2:      true, // HTTP/2 where the receiver offers it (ALPN)
 	}
 	return &Sender{
-		client: &http.Client{
-			Transport: t,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse // 3xx is a failed attempt
-			},
-		},
 		transport: t,
 		timeout:   opts.Timeout,
 		userAgent: []string{opts.UserAgent},
@@ -268,7 +261,10 @@ func (s *Sender) Send(ctx context.Context, req Request) Result {
 		hreq.Header["Idempotency-Key"] = nil
 	}
 
-	resp, err := s.client.Do(hreq)
+	// The transport, not an http.Client: a 3xx is a failed attempt, never
+	// followed, so the client's redirect machinery (which copies every
+	// request's headers in case it follows one) has nothing to do.
+	resp, err := s.transport.RoundTrip(hreq)
 	if err != nil {
 		return Result{Latency: time.Since(start), Err: s.classify(ctx, actx, &at, err)}
 	}
