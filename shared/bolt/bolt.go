@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -132,12 +133,13 @@ type DB struct {
 	done    chan struct{} // closed by Close: stops the sweeper, wakes receivers
 	wg      sync.WaitGroup
 
-	wal     *wal
-	records *keptSegments
-	journal *journal
-	ids     *idFilter    // may the bucket ids hold an entry?
-	tidyMu  sync.Mutex   // one tidyLog at a time
-	tidyErr atomic.Value // the last error of tidyLog (string)
+	wal      *wal
+	records  *keptSegments
+	journal  *journal
+	ids      *idFilter    // may the bucket ids hold an entry?
+	tidyMu   sync.Mutex   // one tidyLog at a time
+	tidyErr  atomic.Value // the last error of tidyLog (string)
+	sweepErr atomic.Value // the last error of the background sweep (string)
 
 	qmu      sync.Mutex
 	queues   map[string]*queue
@@ -267,9 +269,10 @@ type Stats struct {
 	Writes     int64 // writes they carried (journaled ones included)
 	LogGroups  int64 // log groups written (one write and fsync each)
 	LogRecords int64 // records they carried
-	// Trouble is the last error of background work ("" if none): applying
-	// the journal to the B+tree (retried at every commit) or retiring log
-	// segments (retried every second).
+	// Trouble is the last error of each kind of background work, joined
+	// by "; " ("" if none): applying the journal to the B+tree (retried at
+	// every commit), retiring log segments (retried every second) and the
+	// sweep of expired records (retried every Options.SweepInterval).
 	Trouble string
 }
 
@@ -277,11 +280,16 @@ type Stats struct {
 func (db *DB) Stats() Stats {
 	st := Stats{Commits: db.commits.Load(), Writes: db.writes.Load(),
 		LogGroups: db.wal.groups.Load(), LogRecords: db.wal.records.Load()}
+	var trouble []string
 	if err := db.journal.lastErr(); err != nil {
-		st.Trouble = err.Error()
-	} else if t, ok := db.tidyErr.Load().(string); ok {
-		st.Trouble = t
+		trouble = append(trouble, err.Error())
 	}
+	for _, v := range []*atomic.Value{&db.tidyErr, &db.sweepErr} {
+		if t, _ := v.Load().(string); t != "" {
+			trouble = append(trouble, t)
+		}
+	}
+	st.Trouble = strings.Join(trouble, "; ")
 	return st
 }
 

@@ -414,6 +414,11 @@ func (db *DB) Sweep(ctx context.Context) (int, error) {
 
 func (db *DB) sweepLoop() {
 	db.every(db.opts.SweepInterval, func() {
-		db.Sweep(context.Background()) // errors: retried at the next tick
+		// Errors are retried at the next tick and reported by Stats.
+		if _, err := db.Sweep(context.Background()); err != nil {
+			db.sweepErr.Store(err.Error())
+		} else {
+			db.sweepErr.Store("")
+		}
 	})
 }

@@ -89,7 +89,9 @@
 // days after it finished; a delivery log record expires at its ExpiresAt
 // (zero: never). Expired records are invisible at once and removed by a
 // background sweep every Options.SweepInterval, at most Options.SweepLimit
-// of each kind per sweep.
+// of each kind per sweep. A sweep that fails is tried again at the next
+// tick; until one succeeds its error is in Stats().Trouble, which local
+// mode logs.
 //
 // # Queues
 //

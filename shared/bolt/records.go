@@ -213,11 +213,13 @@ func (db *DB) removeUnused() error {
 		if used[id] {
 			continue
 		}
+		// Removed before it is forgotten, so that a failure is retried
+		// at the next sweep (nothing reads the open file meanwhile).
+		if err := os.Remove(filepath.Join(r.dir, segmentName(id))); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove kept log segment %d: %w", id, err)
+		}
 		f.Close()
 		delete(r.kept, id)
-		if err := os.Remove(filepath.Join(r.dir, segmentName(id))); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("kept log segment %d: %w", id, err)
-		}
 		removed = true
 	}
 	if removed {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -183,6 +184,67 @@ func TestRecordsStayInLog(t *testing.T) {
 	db = openAt(t, path, opts)
 	if _, err := db.GetDelivery(ctx, later.ID); err == nil || !strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), "log segment") {
 		t.Errorf("GetDelivery of a damaged record = %v, want a checksum error naming the segment", err)
+	}
+}
+
+// A kept segment the background sweep cannot remove is reported by Stats
+// and removed at a later sweep, once it can be.
+func TestSweepTroubleReported(t *testing.T) {
+	ctx := t.Context()
+	clk := newClock()
+	path := filepath.Join(t.TempDir(), "webhooks.db")
+	db := openAt(t, path, Options{Now: clk.Now, SweepInterval: 5 * time.Millisecond, LogSegmentSize: 1})
+	now := clk.Now()
+	d := webhooktest.NewDelivery("whk_1", "evt_a", now)
+	d.ExpiresAt = now.Add(time.Minute)
+	must(t, db.AppendAttempt(ctx, d, webhooktest.NewAttempt(1, now, 200)))
+	// A later write moves the log's head on, so d's segment can retire.
+	must(t, db.AppendAttempt(ctx, webhooktest.NewDelivery("whk_1", "evt_b", now), webhooktest.NewAttempt(1, now, 200)))
+	must(t, db.flush(ctx))
+	must(t, db.tidyLog())
+	kept := keptNames(t, db)
+	if len(kept) != 1 {
+		t.Fatalf("kept segments %v, want 1", kept)
+	}
+	// Where the kept segment was, a directory that is not empty: removing
+	// it fails, even as root.
+	seg := filepath.Join(db.records.dir, kept[0])
+	must(t, os.Remove(seg))
+	must(t, os.Mkdir(seg, 0o700))
+	must(t, os.WriteFile(filepath.Join(seg, "x"), nil, 0o600))
+
+	// waitFor waits (5 s at most) until ok() holds.
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 5 s: %s (Stats().Trouble = %q)", what, db.Stats().Trouble)
+			}
+		}
+	}
+	clk.Advance(2 * time.Minute)
+	waitFor("no trouble reported", func() bool { return db.Stats().Trouble != "" })
+	if got, want := db.Stats().Trouble, "remove kept log segment"; !strings.Contains(got, want) || !strings.Contains(got, "sweep") {
+		t.Errorf("Stats().Trouble = %q, want a sweep error containing %q", got, want)
+	}
+	if got, err := db.GetDelivery(ctx, d.ID); !errors.Is(err, webhook.ErrNotFound) {
+		t.Errorf("GetDelivery of the expired delivery = %v, %v; want ErrNotFound", got, err)
+	}
+
+	// Once the directory is empty, a later sweep removes it in the
+	// segment's place, and the trouble is over.
+	must(t, os.Remove(filepath.Join(seg, "x")))
+	waitFor("the kept segment is still there", func() bool {
+		_, err := os.Stat(seg)
+		return errors.Is(err, os.ErrNotExist) && db.Stats().Trouble == ""
+	})
+	id, err := strconv.ParseUint(strings.TrimSuffix(kept[0], ".log"), 10, 64)
+	must(t, err)
+	db.records.mu.Lock()
+	_, open := db.records.kept[id]
+	db.records.mu.Unlock()
+	if open {
+		t.Errorf("segment %s is still held open after the sweep that removed it", kept[0])
 	}
 }
 
