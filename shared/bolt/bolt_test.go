@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -573,6 +574,60 @@ func TestQueueDepth(t *testing.T) {
 	}
 	if names := db.QueueNames(); !slices.Equal(names, []string{"depth"}) {
 		t.Errorf("QueueNames = %q, want [depth] (receiving does not create a queue)", names)
+	}
+}
+
+// DeleteMessages deletes a batch with one log append: a repeated receipt
+// is a no-op, an invalid one fails the call with nothing deleted, and the
+// deletes outlast a restart.
+func TestDeleteMessages(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "webhooks.db")
+	db := openAt(t, path, Options{})
+	var out []webhook.OutMessage
+	for i := range 5 {
+		out = append(out, webhook.OutMessage{ID: strconv.Itoa(i), Body: []byte("m" + strconv.Itoa(i))})
+	}
+	must(t, db.SendMessages(ctx, "batch", out))
+	in, err := db.ReceiveMessages(ctx, "batch", 5, time.Minute, 0)
+	must(t, err)
+	if len(in) != 5 {
+		t.Fatalf("received %d messages, want 5", len(in))
+	}
+	receipt := map[string]string{}
+	for _, m := range in {
+		receipt[string(m.Body)] = m.Receipt
+	}
+
+	err = db.DeleteMessages(ctx, "batch", []string{receipt["m0"], "not-a-receipt"})
+	if webhook.KindOf(err) != webhook.KindInvalid || !strings.Contains(err.Error(), "receipt") {
+		t.Errorf("DeleteMessages with an invalid receipt = %v, want an invalid-receipt error", err)
+	}
+	if v, i, d := db.QueueDepth("batch"); v != 0 || i != 5 || d != 0 {
+		t.Errorf("after a failed DeleteMessages, QueueDepth = %d, %d, %d; want 5 in flight", v, i, d)
+	}
+
+	groups := db.Stats().LogGroups
+	must(t, db.DeleteMessages(ctx, "batch", []string{receipt["m0"], receipt["m1"], receipt["m2"], receipt["m1"]}))
+	if got := db.Stats().LogGroups - groups; got != 1 {
+		t.Errorf("DeleteMessages of 3 messages wrote %d log groups, want 1", got)
+	}
+	if v, i, d := db.QueueDepth("batch"); v != 0 || i != 2 || d != 0 {
+		t.Errorf("after DeleteMessages, QueueDepth = %d, %d, %d; want 2 in flight", v, i, d)
+	}
+	must(t, db.DeleteMessages(ctx, "batch", nil))
+
+	must(t, db.Close())
+	db = openAt(t, path, Options{})
+	in, err = db.ReceiveMessages(ctx, "batch", 10, time.Minute, 0)
+	must(t, err)
+	var left []string
+	for _, m := range in {
+		left = append(left, string(m.Body))
+	}
+	slices.Sort(left)
+	if want := []string{"m3", "m4"}; !slices.Equal(left, want) {
+		t.Errorf("after a restart the queue holds %q, want %q", left, want)
 	}
 }
 

@@ -530,40 +530,75 @@ func (db *DB) lookupLocked(name, receipt string) (*queue, *message, error) {
 // DeleteMessage implements webhook.Queue. A stale receipt (the message was
 // received again since), or one of a message already deleted, is a no-op.
 func (db *DB) DeleteMessage(ctx context.Context, name, receipt string) error {
+	return db.DeleteMessages(ctx, name, []string{receipt})
+}
+
+// DeleteMessages deletes the messages of queue name that receipts
+// designate, as DeleteMessage does each, with one log append and one wait
+// for them all: local mode settles a handled batch with it, as Lambda's
+// event source mapping uses DeleteMessageBatch. A receipt that is not one
+// fails the call before anything is deleted.
+func (db *DB) DeleteMessages(ctx context.Context, name string, receipts []string) error {
 	if err := checkQueueName(name); err != nil {
 		return fmt.Errorf("bolt: delete message: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bolt: delete message from queue %s: %w", name, err)
 	}
+	for _, r := range receipts {
+		if _, ok := parseReceipt(r); !ok {
+			return fmt.Errorf("bolt: delete message from queue %s: %w", name, webhook.Invalid("receipt", "not a receipt handle returned by this queue"))
+		}
+	}
 	db.qmu.Lock()
-	q, m, err := db.lookupLocked(name, receipt)
+	var q *queue
+	var ms []*message
+	for _, r := range receipts {
+		qq, m, _ := db.lookupLocked(name, r) // valid: checked above
+		if m != nil {
+			q = qq
+			q.remove(m) // no one can receive it while it is being deleted
+			ms = append(ms, m)
+		}
+	}
 	var g *walGroup
-	if m != nil {
-		q.remove(m) // no one can receive it while it is being deleted
-		if _, g, err = db.wal.append(deleteRecord(m.seq)); err != nil {
-			q.push(m)
+	var err error
+	if len(ms) > 0 {
+		recs := make([][]byte, len(ms))
+		for i, m := range ms {
+			recs[i] = deleteRecord(m.seq)
+		}
+		if _, g, err = db.wal.append(recs...); err != nil {
+			for _, m := range ms {
+				q.push(m)
+			}
 		}
 	}
 	db.qmu.Unlock()
 	if err != nil {
 		return fmt.Errorf("bolt: delete message from queue %s: %w", name, err)
 	}
-	if m == nil {
+	if len(ms) == 0 {
 		return nil
 	}
 	err = g.wait()
 	db.qmu.Lock()
 	defer db.qmu.Unlock()
 	if err != nil {
-		if q.msgs[m.seq] == nil { // not deleted: put it back
-			q.push(m)
-			q.notify()
+		ids := make([]string, len(ms))
+		for i, m := range ms {
+			ids[i] = m.id
+			if q.msgs[m.seq] == nil { // not deleted: put it back
+				q.push(m)
+			}
 		}
-		return fmt.Errorf("bolt: delete message %s from queue %s: %w", m.id, name, err)
+		q.notify()
+		return fmt.Errorf("bolt: delete message %s from queue %s: %w", strings.Join(ids, ", "), name, err)
 	}
-	db.useLocked(m.pos, m.size, -1)
-	db.uncacheLocked(m)
+	for _, m := range ms {
+		db.useLocked(m.pos, m.size, -1)
+		db.uncacheLocked(m)
+	}
 	return nil
 }
 

@@ -369,11 +369,22 @@ func (s *Server) pollDeliveries(ctx context.Context, queue string) {
 		for _, f := range resp.BatchItemFailures {
 			failed[f.ItemIdentifier] = true
 		}
-		// Like the event source mapping's DeleteMessageBatch: settle the
-		// batch's records together, not one commit after another.
+		// Like the event source mapping's DeleteMessageBatch: the batch's
+		// handled records are deleted together, with one log append; the
+		// failed ones are handed out again later.
+		var done []string
 		var wg sync.WaitGroup
 		for _, m := range msgs {
-			wg.Go(func() { s.settle(settleCtx, queue, m, !failed[m.ID]) })
+			if failed[m.ID] {
+				wg.Go(func() { s.settle(settleCtx, queue, m, false) })
+			} else {
+				done = append(done, m.Receipt)
+			}
+		}
+		if len(done) > 0 {
+			if err := s.db.DeleteMessages(settleCtx, queue, done); err != nil {
+				s.log.Error("settling queue messages failed", "queue", queue, "error", err.Error())
+			}
 		}
 		wg.Wait()
 	}
