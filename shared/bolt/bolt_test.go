@@ -577,6 +577,55 @@ func TestQueueDepth(t *testing.T) {
 	}
 }
 
+// SendEach sends a message to each of several queues with one log append;
+// bad input is an error naming the field, with nothing sent.
+func TestSendEach(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "webhooks.db")
+	db := openAt(t, path, Options{})
+	for _, tt := range []struct {
+		name   string
+		queues []string
+		bodies [][]byte
+		want   string
+	}{
+		{"lengths differ", []string{"qa", "qb"}, [][]byte{[]byte("x")}, "bodies"},
+		{"bad queue name", []string{"qa", "no spaces"}, [][]byte{[]byte("x"), []byte("y")}, "queues[1]"},
+		{"empty body", []string{"qa", "qb"}, [][]byte{[]byte("x"), nil}, "to queue qb: bodies[1]: required"},
+	} {
+		err := db.SendEach(ctx, tt.queues, tt.bodies)
+		if webhook.KindOf(err) != webhook.KindInvalid || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: SendEach = %v, want an invalid-input error containing %q", tt.name, err, tt.want)
+		}
+	}
+	if v, _, _ := db.QueueDepth("qa"); v != 0 {
+		t.Errorf("after refused sends, queue qa holds %d messages, want 0", v)
+	}
+
+	groups := db.Stats().LogGroups
+	must(t, db.SendEach(ctx, []string{"qa", "qb", "qa"}, [][]byte{[]byte("a1"), []byte("b1"), []byte("a2")}))
+	if got := db.Stats().LogGroups - groups; got != 1 {
+		t.Errorf("SendEach to 3 queues wrote %d log groups, want 1", got)
+	}
+	must(t, db.Close())
+	db = openAt(t, path, Options{})
+	if got := db.QueueNames(); !slices.Equal(got, []string{"qa", "qb"}) {
+		t.Errorf("after a restart QueueNames = %q, want [qa qb]", got)
+	}
+	for q, want := range map[string][]string{"qa": {"a1", "a2"}, "qb": {"b1"}} {
+		in, err := db.ReceiveMessages(ctx, q, 10, time.Minute, 0)
+		must(t, err)
+		var got []string
+		for _, m := range in {
+			got = append(got, string(m.Body))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("queue %s holds %q, want %q", q, got, want)
+		}
+	}
+}
+
 // DeleteMessages deletes a batch with one log append: a repeated receipt
 // is a no-op, an invalid one fails the call with nothing deleted, and the
 // deletes outlast a restart.

@@ -112,6 +112,9 @@
 // queue names of 1 to 80 letters, digits, '-' or '_'; bodies of 1 byte to
 // 256 KiB; delays up to webhook.MaxQueueDelay; visibility up to 12 h.
 // DeleteMessage and ChangeVisibility with a stale receipt are no-ops.
+// Beyond the port, SendEach (one message to each of several queues: the
+// filter's fan-out) and DeleteMessages (a handled batch) make many sends
+// or deletes one append and one wait.
 // Files of earlier versions, whose messages were in bbolt buckets, have
 // them moved to the log by Open.
 //

@@ -353,6 +353,47 @@ func (db *DB) SendMessages(ctx context.Context, name string, msgs []webhook.OutM
 	if err := checkOutMessages(msgs); err != nil {
 		return fmt.Errorf("bolt: send to queue %s: %w", name, err)
 	}
+	queues := make([]string, len(msgs))
+	for i := range queues {
+		queues[i] = name
+	}
+	if err := db.send(ctx, queues, msgs); err != nil {
+		return fmt.Errorf("bolt: send to queue %s: %w", name, err)
+	}
+	return nil
+}
+
+// SendEach sends bodies[i] to queues[i], for every i, with one log append
+// and one wait for them all: the filter's fan-out of an event, one message
+// per endpoint queue, costs one write instead of a send per endpoint. On
+// an error none of the messages may be taken as sent.
+func (db *DB) SendEach(ctx context.Context, queues []string, bodies [][]byte) error {
+	if len(queues) != len(bodies) {
+		return fmt.Errorf("bolt: send each: %w", webhook.Invalid("bodies", "%d bodies for %d queues", len(bodies), len(queues)))
+	}
+	msgs := make([]webhook.OutMessage, len(bodies))
+	for i, q := range queues {
+		if err := checkQueueName(q); err != nil {
+			return fmt.Errorf("bolt: send each: queues[%d]: %w", i, err)
+		}
+		msgs[i] = webhook.OutMessage{ID: strconv.Itoa(i), Body: bodies[i]}
+		if err := checkOutMessages(msgs[i : i+1]); err != nil {
+			var e *webhook.Error
+			if errors.As(err, &e) { // only the body can be wrong
+				e.Field = fmt.Sprintf("bodies[%d]", i)
+			}
+			return fmt.Errorf("bolt: send each: to queue %s: %w", q, err)
+		}
+	}
+	if err := db.send(ctx, queues, msgs); err != nil {
+		return fmt.Errorf("bolt: send each: %w", err)
+	}
+	return nil
+}
+
+// send appends msgs[i] to queues[i], checked, in one log group, and
+// makes them visible to receivers once the group is durable.
+func (db *DB) send(ctx context.Context, queues []string, msgs []webhook.OutMessage) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -361,13 +402,16 @@ func (db *DB) SendMessages(ctx context.Context, name string, msgs []webhook.OutM
 	recs := make([][]byte, len(msgs))
 	for i, m := range msgs {
 		ms[i] = &message{seq: db.qseq.Add(1), id: newUUID(), sentAt: now, visibleAt: now + int64(m.Delay), size: len(m.Body)}
-		recs[i] = sendRecord(ms[i].seq, name, ms[i].id, ms[i].visibleAt, now, m.Body)
+		recs[i] = sendRecord(ms[i].seq, queues[i], ms[i].id, ms[i].visibleAt, now, m.Body)
 	}
 	// Appended under qmu, so that the segment is counted as held before
 	// tidyLog can look at it.
 	db.qmu.Lock()
-	known := db.queueLocked(name).persisted
+	var unknown []string
 	for i, m := range ms {
+		if !db.queueLocked(queues[i]).persisted && !slices.Contains(unknown, queues[i]) {
+			unknown = append(unknown, queues[i])
+		}
 		if db.cached+int64(m.size) <= bodyCache { // the record is not reused: its tail is the body
 			m.body = recs[i][len(recs[i])-m.size:]
 			db.cached += int64(m.size)
@@ -381,8 +425,15 @@ func (db *DB) SendMessages(ctx context.Context, name string, msgs []webhook.OutM
 		}
 	}
 	db.qmu.Unlock()
-	if err == nil && !known {
-		err = db.update(ctx, func(tx *bbolt.Tx) error { return tx.Bucket(bucketQueues).Put([]byte(name), nil) })
+	if err == nil && len(unknown) > 0 {
+		err = db.update(ctx, func(tx *bbolt.Tx) error {
+			for _, name := range unknown {
+				if err := tx.Bucket(bucketQueues).Put([]byte(name), nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	if err == nil {
 		err = g.wait()
@@ -396,14 +447,18 @@ func (db *DB) SendMessages(ctx context.Context, name string, msgs []webhook.OutM
 			}
 			db.uncacheLocked(m)
 		}
-		return fmt.Errorf("bolt: send to queue %s: %w", name, err)
+		return err
 	}
-	q := db.queueLocked(name)
-	q.persisted = true
-	for _, m := range ms {
+	for i, m := range ms {
+		q := db.queueLocked(queues[i])
+		q.persisted = true
 		q.push(m)
 	}
-	q.notify()
+	for i, name := range queues {
+		if i == 0 || name != queues[i-1] {
+			db.queues[name].notify()
+		}
+	}
 	return nil
 }
 

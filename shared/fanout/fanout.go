@@ -131,9 +131,10 @@ func (f *Fanout) Publish(ctx context.Context, ev *webhook.Event) (Result, error)
 	match, skipped := Match(eps, ev, f.Plan)
 	match, filtered := f.applyFilters(match, ev)
 	res := Result{Skipped: skipped, Filtered: filtered}
-	// Each endpoint has its own queue, so sends can't share a batch; they
-	// go out concurrently (bounded) so an event's fan-out costs about one
-	// send's latency, not one per endpoint.
+	// Each endpoint has its own queue, so SQS sends can't share a batch;
+	// they go out concurrently (bounded) so an event's fan-out costs about
+	// one send's latency, not one per endpoint. A queue that can send to
+	// several queues at once (eachSender) gets them all in one call.
 	ids := make([]string, len(match))
 	for i, ep := range match {
 		ids[i] = ep.ID
@@ -141,6 +142,16 @@ func (f *Fanout) Publish(ctx context.Context, ev *webhook.Event) (Result, error)
 	bodies, err := delivery.FirstAttempts(ev, ids)
 	if err != nil {
 		return Result{}, fmt.Errorf("fanout: %w", err)
+	}
+	if q, ok := f.Queue.(eachSender); ok {
+		queues := make([]string, len(ids))
+		for i, id := range ids {
+			queues[i] = f.QueueName(id)
+		}
+		if err := q.SendEach(ctx, queues, bodies); err != nil {
+			return Result{}, fmt.Errorf("fanout: enqueue event %s: %w", ev.ID, err)
+		}
+		return f.finish(ctx, ev, lease, res, ids)
 	}
 	errs := make([]error, len(match))
 	sem := make(chan struct{}, maxParallelSends)
@@ -158,11 +169,24 @@ func (f *Fanout) Publish(ctx context.Context, ev *webhook.Event) (Result, error)
 	if err := errors.Join(errs...); err != nil {
 		return Result{}, err
 	}
+	return f.finish(ctx, ev, lease, res, ids)
+}
+
+// eachSender is implemented by a queue that can send one message to each
+// of several queues in one write (the embedded store: one log append
+// instead of a send per endpoint). SQS has no such call.
+type eachSender interface {
+	SendEach(ctx context.Context, queues []string, bodies [][]byte) error
+}
+
+// finish ends a fan-out whose tasks are enqueued for ids: it logs and
+// records what was left out, then marks the event as fanned out.
+func (f *Fanout) finish(ctx context.Context, ev *webhook.Event, lease webhook.Lease, res Result, ids []string) (Result, error) {
 	res.Endpoints = ids
-	for id, why := range skipped {
+	for id, why := range res.Skipped {
 		f.logger().Info("event not sent to endpoint", "event_id", ev.ID, "event_type", ev.Type, "endpoint_id", id, "reason", why)
 	}
-	f.recordFiltered(ctx, ev, filtered)
+	f.recordFiltered(ctx, ev, res.Filtered)
 	if err := f.Keys.Finish(ctx, lease); err != nil {
 		return Result{}, fmt.Errorf("fanout: finish event %s: %w", ev.ID, err)
 	}

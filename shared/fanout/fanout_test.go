@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phoneshield/webhooks/shared/delivery"
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
@@ -108,34 +109,81 @@ type list []*webhook.Endpoint
 
 func (l list) ListEndpoints(context.Context) ([]*webhook.Endpoint, error) { return l, nil }
 
+// eachQueue is a memQueue that can also send one message to each of
+// several queues in one call, as the embedded store can.
+type eachQueue struct {
+	memQueue
+	calls int // SendEach calls
+}
+
+func (q *eachQueue) SendMessages(context.Context, string, []webhook.OutMessage) error {
+	return errors.New("SendMessages called; want SendEach")
+}
+
+func (q *eachQueue) SendEach(_ context.Context, queues []string, bodies [][]byte) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.calls++
+	if len(queues) != len(bodies) {
+		return fmt.Errorf("%d queues, %d bodies", len(queues), len(bodies))
+	}
+	for _, name := range queues {
+		if name == q.fail {
+			return errors.New("queue unavailable")
+		}
+	}
+	for _, name := range queues {
+		q.queues[name]++
+	}
+	return nil
+}
+
 func TestPublish(t *testing.T) {
-	keys := &memKeys{done: map[string]bool{}, held: map[string]bool{}}
-	q := &memQueue{queues: map[string]int{}}
-	f := &Fanout{Endpoints: list{ep("a", webhook.StatusActive, "*"), ep("b", webhook.StatusActive, "call.*"), ep("c", webhook.StatusActive, "user.*")},
-		Keys: keys, Queue: q, Plan: webhook.Enterprise, QueueName: func(id string) string { return "q-" + id }}
-	ev := &webhook.Event{ID: "evt_1", Type: "call.received"}
-	res, err := f.Publish(context.Background(), ev)
-	if err != nil {
-		t.Fatal(err)
+	each := &eachQueue{memQueue: memQueue{queues: map[string]int{}}}
+	for _, tt := range []struct {
+		name string
+		q    delivery.MessageSender
+		mem  *memQueue
+	}{
+		{"a send per endpoint", &memQueue{queues: map[string]int{}}, nil},
+		{"one SendEach", each, &each.memQueue},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			mem := tt.mem
+			if mem == nil {
+				mem = tt.q.(*memQueue)
+			}
+			keys := &memKeys{done: map[string]bool{}, held: map[string]bool{}}
+			f := &Fanout{Endpoints: list{ep("a", webhook.StatusActive, "*"), ep("b", webhook.StatusActive, "call.*"), ep("c", webhook.StatusActive, "user.*")},
+				Keys: keys, Queue: tt.q, Plan: webhook.Enterprise, QueueName: func(id string) string { return "q-" + id }}
+			ev := &webhook.Event{ID: "evt_1", Type: "call.received"}
+			res, err := f.Publish(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sort.Strings(res.Endpoints)
+			if got, want := fmt.Sprint(res.Endpoints, mem.queues), "[a b] map[q-a:1 q-b:1]"; got != want {
+				t.Errorf("published to %s, want %s", got, want)
+			}
+			res, err = f.Publish(context.Background(), ev)
+			if err != nil || !res.Duplicate {
+				t.Errorf("second publish = %+v, %v; want a duplicate", res, err)
+			}
+			if got, want := fmt.Sprint(mem.queues), "map[q-a:1 q-b:1]"; got != want {
+				t.Errorf("after duplicate: %s, want %s", got, want)
+			}
+			// A failing queue fails the publish and leaves the key unfinished.
+			mem.fail = "q-b"
+			if _, err := f.Publish(context.Background(), &webhook.Event{ID: "evt_2", Type: "call.received"}); err == nil {
+				t.Error("publish with a failing queue = nil error")
+			}
+			if keys.done["event:evt_2"] {
+				t.Error("failed fan-out was marked done")
+			}
+		})
 	}
-	sort.Strings(res.Endpoints)
-	if got, want := fmt.Sprint(res.Endpoints, q.queues), "[a b] map[q-a:1 q-b:1]"; got != want {
-		t.Errorf("published to %s, want %s", got, want)
-	}
-	res, err = f.Publish(context.Background(), ev)
-	if err != nil || !res.Duplicate {
-		t.Errorf("second publish = %+v, %v; want a duplicate", res, err)
-	}
-	if got, want := fmt.Sprint(q.queues), "map[q-a:1 q-b:1]"; got != want {
-		t.Errorf("after duplicate: %s, want %s", got, want)
-	}
-	// A failing queue fails the publish and leaves the key unfinished.
-	q.fail = "q-b"
-	if _, err := f.Publish(context.Background(), &webhook.Event{ID: "evt_2", Type: "call.received"}); err == nil {
-		t.Error("publish with a failing queue = nil error")
-	}
-	if keys.done["event:evt_2"] {
-		t.Error("failed fan-out was marked done")
+	if each.calls != 2 {
+		t.Errorf("SendEach was called %d times for 2 fan-outs, want 2", each.calls)
 	}
 }
 
