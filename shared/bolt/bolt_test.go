@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -755,5 +756,34 @@ func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Message ids are version 4 UUIDs, and tokens hex digits; both unique.
+func TestIDsAndTokens(t *testing.T) {
+	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for range 1000 {
+		id := newUUID()
+		if !uuid.MatchString(id) {
+			t.Fatalf("newUUID() = %q, not a version 4 UUID", id)
+		}
+		if seen[id] {
+			t.Fatalf("newUUID() gave %q twice", id)
+		}
+		seen[id] = true
+	}
+	for _, n := range []int{4, 8, 16} {
+		seen := map[string]bool{}
+		for range 1000 {
+			tok := token(n)
+			if len(tok) != 2*n || strings.Trim(tok, "0123456789abcdef") != "" {
+				t.Fatalf("token(%d) = %q, want %d hex digits", n, tok, 2*n)
+			}
+			if seen[tok] && n >= 8 { // 4 bytes may repeat in 1000 draws
+				t.Fatalf("token(%d) gave %q twice", n, tok)
+			}
+			seen[tok] = true
+		}
 	}
 }
