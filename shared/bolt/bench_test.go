@@ -108,10 +108,11 @@ func BenchmarkAcquireFinish(b *testing.B) {
 // BenchmarkPipeline makes the store calls local mode makes per delivery,
 // with bodies of the sizes it stores, and no HTTP: events published in
 // batches of 10 on an event queue; two event pollers fan each event out
-// to 10 endpoint queues under an idempotency key; four pollers per
-// endpoint queue take batches of 10 and, per task, acquire its key,
-// append its attempt while finishing the key, then delete the batch. It
-// reports deliveries/s and the store's pages written per delivery.
+// to 10 endpoint queues (one SendEach) under an idempotency key, deleting
+// each event when done; four pollers per endpoint queue take batches of
+// 10 and, per task, acquire its key and settle it with its attempt, then
+// delete the batch (one DeleteMessages). It reports deliveries/s and the
+// store's pages written per delivery.
 func BenchmarkPipeline(b *testing.B) {
 	const (
 		endpoints = 10
@@ -123,6 +124,11 @@ func BenchmarkPipeline(b *testing.B) {
 	taskBody := bytes.Repeat([]byte("t"), 2300)
 	reqBody := strings.Repeat("r", 2200)
 	n := max(b.N/endpoints, 1) * endpoints
+	var queues []string
+	var bodies [][]byte
+	for e := range endpoints {
+		queues, bodies = append(queues, fmt.Sprint("ep", e)), append(bodies, taskBody)
+	}
 	var delivered atomic.Int64
 	done := make(chan struct{})
 	pctx, stop := context.WithCancel(ctx)
@@ -132,14 +138,10 @@ func BenchmarkPipeline(b *testing.B) {
 			b.Error(err)
 		}
 	}
-	settle := func(queue string, ms []webhook.InMessage, handle func(m webhook.InMessage)) {
+	handle := func(ms []webhook.InMessage, fn func(m webhook.InMessage)) {
 		var hw sync.WaitGroup
 		for _, m := range ms {
-			hw.Go(func() { handle(m) })
-		}
-		hw.Wait()
-		for _, m := range ms {
-			hw.Go(func() { fail(db.DeleteMessage(ctx, queue, m.Receipt)) })
+			hw.Go(func() { fn(m) })
 		}
 		hw.Wait()
 	}
@@ -148,20 +150,15 @@ func BenchmarkPipeline(b *testing.B) {
 			for pctx.Err() == nil {
 				ms, err := db.ReceiveMessages(pctx, "_events", 10, vis, 100*time.Millisecond)
 				fail(err)
-				settle("_events", ms, func(m webhook.InMessage) {
+				handle(ms, func(m webhook.InMessage) {
 					l, err := db.Acquire(ctx, "event:"+m.ID, 1, vis)
 					if err != nil {
 						fail(err)
 						return
 					}
-					var sw sync.WaitGroup
-					for e := range endpoints {
-						sw.Go(func() {
-							fail(db.SendMessages(ctx, fmt.Sprint("ep", e), []webhook.OutMessage{{ID: "0", Body: taskBody}}))
-						})
-					}
-					sw.Wait()
+					fail(db.SendEach(ctx, queues, bodies))
 					fail(db.Finish(ctx, l))
+					fail(db.DeleteMessage(ctx, "_events", m.Receipt))
 				})
 			}
 		})
@@ -173,7 +170,7 @@ func BenchmarkPipeline(b *testing.B) {
 				for pctx.Err() == nil {
 					ms, err := db.ReceiveMessages(pctx, queue, 10, vis, 100*time.Millisecond)
 					fail(err)
-					settle(queue, ms, func(m webhook.InMessage) {
+					handle(ms, func(m webhook.InMessage) {
 						now := time.Now()
 						d := webhooktest.NewDelivery(queue, m.ID, now)
 						d.Request.Body = reqBody
@@ -182,14 +179,16 @@ func BenchmarkPipeline(b *testing.B) {
 							fail(err)
 							return
 						}
-						var aw sync.WaitGroup
-						aw.Go(func() { fail(db.AppendAttempt(ctx, d, webhooktest.NewAttempt(1, now, 200))) })
-						fail(db.Finish(ctx, l))
-						aw.Wait()
+						fail(db.Settle(ctx, l, true, d, webhooktest.NewAttempt(1, now, 200)))
 						if delivered.Add(1) == int64(n) {
 							close(done)
 						}
 					})
+					receipts := make([]string, len(ms))
+					for i, m := range ms {
+						receipts[i] = m.Receipt
+					}
+					fail(db.DeleteMessages(ctx, queue, receipts))
 				}
 			})
 		}
