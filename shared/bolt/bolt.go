@@ -467,7 +467,6 @@ func safely(fn func(*bbolt.Tx) error, tx *bbolt.Tx) (err error) {
 	return fn(tx)
 }
 
-// token returns a random hex string of n bytes.
 // token returns 2n random hex digits (n ≤ 16). Tokens name leases and
 // receipts inside this process, which needs them unique, not secret: they
 // come from math/rand/v2 (ChaCha8, seeded by the runtime) with no system
