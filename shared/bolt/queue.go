@@ -378,14 +378,10 @@ func (db *DB) SendEach(ctx context.Context, queues []string, bodies [][]byte) er
 		if err := checkQueueName(q); err != nil {
 			return fmt.Errorf("bolt: send each: queues[%d]: %w", i, err)
 		}
-		msgs[i] = webhook.OutMessage{ID: strconv.Itoa(i), Body: bodies[i]}
-		if err := checkOutMessages(msgs[i : i+1]); err != nil {
-			var e *webhook.Error
-			if errors.As(err, &e) { // only the body can be wrong
-				e.Field = fmt.Sprintf("bodies[%d]", i)
-			}
+		if err := webhook.CheckMessageBody(fmt.Sprintf("bodies[%d]", i), bodies[i]); err != nil {
 			return fmt.Errorf("bolt: send each: to queue %s: %w", q, err)
 		}
+		msgs[i] = webhook.OutMessage{Body: bodies[i]}
 	}
 	if err := db.send(ctx, queues, msgs); err != nil {
 		return fmt.Errorf("bolt: send each: %w", err)

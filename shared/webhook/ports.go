@@ -148,6 +148,18 @@ func CheckQueueName(name string) error {
 	return nil
 }
 
+// CheckMessageBody validates a message body, named field in the error, the
+// way every Queue adapter does.
+func CheckMessageBody(field string, body []byte) error {
+	switch {
+	case len(body) == 0:
+		return Invalid(field, "required")
+	case len(body) > MaxMessageSize:
+		return Invalid(field, "%d bytes is over the %d byte limit", len(body), MaxMessageSize)
+	}
+	return nil
+}
+
 // CheckOutMessages validates the messages of one SendMessages call the way
 // every Queue adapter does.
 func CheckOutMessages(msgs []OutMessage) error {
@@ -159,11 +171,11 @@ func CheckOutMessages(msgs []OutMessage) error {
 			return Invalid(field("id"), "required")
 		case seen[m.ID]:
 			return Invalid(field("id"), "%q is used twice in the call", m.ID)
-		case len(m.Body) == 0:
-			return Invalid(field("body"), "required")
-		case len(m.Body) > MaxMessageSize:
-			return Invalid(field("body"), "%d bytes is over the %d byte limit", len(m.Body), MaxMessageSize)
-		case m.Delay < 0 || m.Delay > MaxQueueDelay:
+		}
+		if err := CheckMessageBody(field("body"), m.Body); err != nil {
+			return err
+		}
+		if m.Delay < 0 || m.Delay > MaxQueueDelay {
 			return Invalid(field("delay"), "must be between 0 and %s, got %s", MaxQueueDelay, m.Delay)
 		}
 		seen[m.ID] = true
