@@ -13,6 +13,7 @@ import (
 	"github.com/phoneshield/webhooks/shared/sender"
 	"github.com/phoneshield/webhooks/shared/signature"
 	"github.com/phoneshield/webhooks/shared/webhook"
+	"github.com/phoneshield/webhooks/shared/webhooktest"
 )
 
 // The benchmarks below measure the Deliverer's own CPU per delivery, with
@@ -26,14 +27,6 @@ func (m benchEndpoints) GetEndpoint(_ context.Context, id string) (*webhook.Endp
 	}
 	return nil, webhook.ErrNotFound
 }
-
-type benchKeys struct{}
-
-func (benchKeys) Acquire(_ context.Context, key string, n int, _ time.Duration) (webhook.Lease, error) {
-	return webhook.Lease{Key: key, Attempt: n}, nil
-}
-func (benchKeys) Finish(context.Context, webhook.Lease) error  { return nil }
-func (benchKeys) Release(context.Context, webhook.Lease) error { return nil }
 
 type benchStore struct{}
 
@@ -75,7 +68,7 @@ func benchTasks(b *testing.B, n int) ([][]byte, *delivery.Deliverer) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := &delivery.Deliverer{Endpoints: eps, Keys: benchKeys{}, Log: benchStore{}, Queue: benchStore{}, DeadLetters: benchStore{},
+	d := &delivery.Deliverer{Endpoints: eps, Keys: webhooktest.GrantAll{}, Log: benchStore{}, Queue: benchStore{}, DeadLetters: benchStore{},
 		HTTP: benchHTTP{}, Plan: webhook.Enterprise, QueueName: func(id string) string { return id },
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))}
 	return bodies, d

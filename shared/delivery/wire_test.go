@@ -13,6 +13,7 @@ import (
 	"github.com/phoneshield/webhooks/shared/delivery"
 	"github.com/phoneshield/webhooks/shared/sender"
 	"github.com/phoneshield/webhooks/shared/webhook"
+	"github.com/phoneshield/webhooks/shared/webhooktest"
 )
 
 // recordLog keeps the last delivery log record.
@@ -43,7 +44,7 @@ func TestWireFormat(t *testing.T) {
 		}
 		return a
 	}}))
-	d := &delivery.Deliverer{Endpoints: benchEndpoints{ep.ID: ep}, Keys: benchKeys{}, Log: log, Queue: benchStore{}, DeadLetters: benchStore{},
+	d := &delivery.Deliverer{Endpoints: benchEndpoints{ep.ID: ep}, Keys: webhooktest.GrantAll{}, Log: log, Queue: benchStore{}, DeadLetters: benchStore{},
 		HTTP: h, Plan: webhook.Enterprise, QueueName: func(id string) string { return id }, Now: func() time.Time { return now }, Logger: logger}
 	for i, c := range []struct {
 		at              time.Time
@@ -107,7 +108,7 @@ func TestLoggedHeadersRedactedInAnyCase(t *testing.T) {
 	ep := &webhook.Endpoint{ID: "whk_case", URL: "https://hooks.example.com/x", Status: webhook.StatusActive,
 		Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo=", Headers: map[string]string{"x-api-key": "k1", "x-tenant": "acme"}}
 	h, log := &fakeHTTP{}, &recordLog{}
-	d := &delivery.Deliverer{Endpoints: benchEndpoints{ep.ID: ep}, Keys: benchKeys{}, Log: log, Queue: benchStore{}, DeadLetters: benchStore{},
+	d := &delivery.Deliverer{Endpoints: benchEndpoints{ep.ID: ep}, Keys: webhooktest.GrantAll{}, Log: log, Queue: benchStore{}, DeadLetters: benchStore{},
 		HTTP: h, Plan: webhook.Enterprise, QueueName: func(id string) string { return id }, Logger: slog.New(slog.DiscardHandler)}
 	b, _ := delivery.NewTask(event("evt_case"), ep.ID).Encode()
 	if err := d.Process(context.Background(), b); err != nil {

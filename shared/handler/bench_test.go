@@ -23,17 +23,8 @@ import (
 	"github.com/phoneshield/webhooks/shared/sender"
 	"github.com/phoneshield/webhooks/shared/signature"
 	"github.com/phoneshield/webhooks/shared/webhook"
+	"github.com/phoneshield/webhooks/shared/webhooktest"
 )
-
-// nopKeys grants every key (the benchmark measures the handler's CPU, not
-// a store).
-type nopKeys struct{}
-
-func (nopKeys) Acquire(_ context.Context, key string, n int, _ time.Duration) (webhook.Lease, error) {
-	return webhook.Lease{Key: key, Attempt: n}, nil
-}
-func (nopKeys) Finish(context.Context, webhook.Lease) error  { return nil }
-func (nopKeys) Release(context.Context, webhook.Lease) error { return nil }
 
 type discardQueue struct{}
 
@@ -60,7 +51,7 @@ func BenchmarkFilter50Endpoints(b *testing.B) {
 		}
 		eps = append(eps, &webhook.Endpoint{ID: fmt.Sprintf("whk_%02d", i), Status: webhook.StatusActive, EventTypes: types})
 	}
-	h := &handler.Filter{Logger: quiet, DeadLetters: &recordingDLQ{}, Fanout: &fanout.Fanout{Endpoints: eps, Keys: nopKeys{},
+	h := &handler.Filter{Logger: quiet, DeadLetters: &recordingDLQ{}, Fanout: &fanout.Fanout{Endpoints: eps, Keys: webhooktest.GrantAll{},
 		Queue: discardQueue{}, Plan: webhook.Enterprise, QueueName: func(id string) string { return id }, Logger: quiet}}
 	ctx := context.Background()
 	b.Run("baseline-decode", func(b *testing.B) {

@@ -21,6 +21,7 @@ import (
 	"github.com/phoneshield/webhooks/shared/handler"
 	"github.com/phoneshield/webhooks/shared/sender"
 	"github.com/phoneshield/webhooks/shared/webhook"
+	"github.com/phoneshield/webhooks/shared/webhooktest"
 )
 
 var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -217,7 +218,7 @@ func TestDeliverHandlerOnRealDeliverer(t *testing.T) {
 	ep := &webhook.Endpoint{ID: "whk_1", URL: "https://hooks.example.com/x", Status: webhook.StatusActive,
 		Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo="}
 	dlq, h := &recordingDLQ{}, &okHTTP{}
-	d := &delivery.Deliverer{Endpoints: oneEndpoint{ep}, Keys: nopKeys{}, Log: nopLog{}, Queue: discardQueue{}, DeadLetters: dlq,
+	d := &delivery.Deliverer{Endpoints: oneEndpoint{ep}, Keys: webhooktest.GrantAll{}, Log: nopLog{}, Queue: discardQueue{}, DeadLetters: dlq,
 		HTTP: h, Plan: webhook.Enterprise, QueueName: func(id string) string { return id }, Logger: quiet}
 	ev := events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: task}, {MessageId: "m2", Body: ""}, {MessageId: "m3", Body: "{not json"}}}
 	resp, _ := (&handler.Deliver{Deliverer: d, Logger: quiet}).Handle(context.Background(), ev)
