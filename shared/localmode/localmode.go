@@ -318,8 +318,13 @@ func (s *Server) pollEvents(ctx context.Context, queue string) {
 			s.pause(ctx, err)
 			continue
 		}
+		// Each event on its own goroutine, then the batch settled at once
+		// (as pollDeliveries does): a handled event is deleted a little
+		// later than it could be, which a crash meanwhile turns into a
+		// repeat that the fan-out's idempotency keys absorb.
+		failed := make([]bool, len(msgs))
 		var wg sync.WaitGroup
-		for _, m := range msgs {
+		for i, m := range msgs {
 			wg.Go(func() {
 				var ev events.EventBridgeEvent
 				err := json.Unmarshal(m.Body, &ev)
@@ -328,10 +333,11 @@ func (s *Server) pollEvents(ctx context.Context, queue string) {
 				} else {
 					err = delivery.PoisonDeadLetter(ctx, s.db, s.log, "event queue", m.Body, err, time.Now())
 				}
-				s.settle(settleCtx, queue, m, err == nil)
+				failed[i] = err != nil
 			})
 		}
 		wg.Wait()
+		s.settle(settleCtx, queue, msgs, func(i int) bool { return failed[i] })
 	}
 }
 
@@ -369,40 +375,35 @@ func (s *Server) pollDeliveries(ctx context.Context, queue string) {
 		for _, f := range resp.BatchItemFailures {
 			failed[f.ItemIdentifier] = true
 		}
-		// Like the event source mapping's DeleteMessageBatch: the batch's
-		// handled records are deleted together, with one log append; the
-		// failed ones are handed out again later.
-		var done []string
-		var wg sync.WaitGroup
-		for _, m := range msgs {
-			if failed[m.ID] {
-				wg.Go(func() { s.settle(settleCtx, queue, m, false) })
-			} else {
-				done = append(done, m.Receipt)
-			}
-		}
-		if len(done) > 0 {
-			if err := s.db.DeleteMessages(settleCtx, queue, done); err != nil {
-				s.log.Error("settling queue messages failed", "queue", queue, "error", err.Error())
-			}
-		}
-		wg.Wait()
+		s.settle(settleCtx, queue, msgs, func(i int) bool { return failed[msgs[i].ID] })
 	}
 }
 
-// settle deletes a handled message or hands it out again later; ctx must
-// not end at shutdown (context.WithoutCancel), so a handled batch is
-// settled.
-func (s *Server) settle(ctx context.Context, queue string, m webhook.InMessage, ok bool) {
-	var err error
-	if ok {
-		err = s.db.DeleteMessage(ctx, queue, m.Receipt)
-	} else {
-		err = s.db.ChangeVisibility(ctx, queue, m.Receipt, RetryBackoff)
+// settle ends a handled batch like the event source mapping's
+// DeleteMessageBatch: the messages not failed(i) are deleted together, with
+// one log append; the failed ones are handed out again after RetryBackoff.
+// ctx must not end at shutdown (context.WithoutCancel), so a handled batch
+// is settled.
+func (s *Server) settle(ctx context.Context, queue string, msgs []webhook.InMessage, failed func(i int) bool) {
+	var done []string
+	var wg sync.WaitGroup
+	for i, m := range msgs {
+		if !failed(i) {
+			done = append(done, m.Receipt)
+			continue
+		}
+		wg.Go(func() {
+			if err := s.db.ChangeVisibility(ctx, queue, m.Receipt, RetryBackoff); err != nil {
+				s.log.Error("settling queue message failed", "queue", queue, "error", err.Error())
+			}
+		})
 	}
-	if err != nil {
-		s.log.Error("settling queue message failed", "queue", queue, "error", err.Error())
+	if len(done) > 0 {
+		if err := s.db.DeleteMessages(ctx, queue, done); err != nil {
+			s.log.Error("settling queue messages failed", "queue", queue, "error", err.Error())
+		}
 	}
+	wg.Wait()
 }
 
 func (s *Server) pause(ctx context.Context, err error) {

@@ -504,3 +504,60 @@ func TestStandardPlanGetsCoreFieldsOnly(t *testing.T) {
 		t.Errorf("deliveries = %s, want only call.completed (transcription.* is not on the standard plan)", summary(ds))
 	}
 }
+
+// TestEventBatchSettled puts a batch on the event queue as Accept does,
+// with a poison body among valid events: the valid ones are delivered, the
+// poison one is dead-lettered, and the whole batch is deleted from the
+// event queue, so nothing is handed out again.
+func TestEventBatchSettled(t *testing.T) {
+	s, c := start(t, nil)
+	rcv := receiver(t)
+	ep := register(t, c, rcv, "call.*")
+	ctx := context.Background()
+	var msgs []webhook.OutMessage
+	for i := range 3 {
+		e := sample(t, "call.completed", fmt.Sprintf("evt_batch_%d", i))
+		body, err := json.Marshal(map[string]any{"version": "0", "id": fmt.Sprintf("evt_batch_%d", i), "source": e.Source,
+			"detail-type": e.DetailType, "time": "2026-11-27T08:00:00Z", "detail": json.RawMessage(e.Detail)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, webhook.OutMessage{ID: fmt.Sprint(i), Body: body})
+	}
+	msgs = append(msgs, webhook.OutMessage{ID: "poison", Body: []byte("{not json")})
+	if err := s.db.SendMessages(ctx, EventQueue, msgs); err != nil {
+		t.Fatal(err)
+	}
+	ds := waitSettled(t, c, ep.ID, 3, 10*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		visible, inflight, delayed := s.db.QueueDepth(EventQueue)
+		if visible+inflight+delayed == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("event queue still holds %d visible, %d in flight, %d delayed", visible, inflight, delayed)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var dlq struct{ Data []*webhook.DeadLetter }
+	if err := c.Do(ctx, "GET", "/v1/dlq", nil, &dlq); err != nil {
+		t.Fatal(err)
+	}
+	if len(dlq.Data) != 1 || !strings.HasPrefix(dlq.Data[0].Reason, "poison input on event queue") {
+		t.Fatalf("DLQ = %+v, want the poison event only", dlq.Data)
+	}
+	time.Sleep(200 * time.Millisecond)
+	got, err := c.Deliveries(ctx, ep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(ds) {
+		t.Errorf("%d deliveries after the batch settled, want %d: %s", len(got), len(ds), summary(got))
+	}
+	for i := range 3 {
+		if got, _ := rcv.Get(fmt.Sprintf("evt_batch_%d", i)); got.Requests != 1 {
+			t.Errorf("evt_batch_%d: receiver saw %d requests, want 1", i, got.Requests)
+		}
+	}
+}
