@@ -337,7 +337,7 @@ func (s *Server) pollEvents(ctx context.Context, queue string) {
 			})
 		}
 		wg.Wait()
-		s.settle(settleCtx, queue, msgs, func(i int) bool { return failed[i] })
+		s.settle(settleCtx, queue, msgs, failed)
 	}
 }
 
@@ -371,24 +371,26 @@ func (s *Server) pollDeliveries(ctx context.Context, queue string) {
 			}
 		}
 		resp, _ := s.deliver.Handle(ctx, ev)
-		failed := map[string]bool{}
+		failed := make([]bool, len(msgs))
 		for _, f := range resp.BatchItemFailures {
-			failed[f.ItemIdentifier] = true
+			for i, m := range msgs {
+				failed[i] = failed[i] || m.ID == f.ItemIdentifier
+			}
 		}
-		s.settle(settleCtx, queue, msgs, func(i int) bool { return failed[msgs[i].ID] })
+		s.settle(settleCtx, queue, msgs, failed)
 	}
 }
 
 // settle ends a handled batch like the event source mapping's
-// DeleteMessageBatch: the messages not failed(i) are deleted together, with
+// DeleteMessageBatch: the messages not failed[i] are deleted together, with
 // one log append; the failed ones are handed out again after RetryBackoff.
 // ctx must not end at shutdown (context.WithoutCancel), so a handled batch
 // is settled.
-func (s *Server) settle(ctx context.Context, queue string, msgs []webhook.InMessage, failed func(i int) bool) {
+func (s *Server) settle(ctx context.Context, queue string, msgs []webhook.InMessage, failed []bool) {
 	var done []string
 	var wg sync.WaitGroup
 	for i, m := range msgs {
-		if !failed(i) {
+		if !failed[i] {
 			done = append(done, m.Receipt)
 			continue
 		}

@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	catalog "github.com/phoneshield/webhooks/events"
+	"github.com/phoneshield/webhooks/shared/delivery"
 	"github.com/phoneshield/webhooks/shared/egress"
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
@@ -560,4 +562,68 @@ func TestEventBatchSettled(t *testing.T) {
 			t.Errorf("evt_batch_%d: receiver saw %d requests, want 1", i, got.Requests)
 		}
 	}
+}
+
+// TestFailedBatchItemHandedOutAgain: a task whose delivery's lease is held
+// elsewhere (a duplicate queue delivery still in flight) is reported as a
+// batch item failure; the poller must hand it out again after RetryBackoff,
+// not delete it, and it is delivered once the lease has expired.
+func TestFailedBatchItemHandedOutAgain(t *testing.T) {
+	retried := &watchLog{msg: "delivery message will be retried", seen: make(chan struct{})}
+	s, c := start(t, func(c *Config) { c.Logger = slog.New(retried) })
+	rcv := receiver(t)
+	ep := register(t, c, rcv)
+	ctx := context.Background()
+	ev, err := catalog.Parse("voicemail.recorded", []byte(sample(t, "voicemail.recorded", "evt_held").Detail), "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies, err := delivery.FirstAttempts(ev, []string{ep.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Acquire(ctx, webhook.DeliveryID(ep.ID, ev.ID), 1, 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.SendMessages(ctx, ep.ID, []webhook.OutMessage{{ID: "0", Body: bodies[0]}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-retried.seen:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held lease was never reported")
+	}
+	// Still queued, not visible, for a while (a delete would take
+	// milliseconds).
+	for range 10 {
+		if visible, inflight, delayed := s.db.QueueDepth(ep.ID); inflight != 1 || visible+delayed != 0 {
+			t.Fatalf("after the failure the queue holds %d visible, %d in flight, %d delayed; want 1 in flight", visible, inflight, delayed)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ds := waitSettled(t, c, ep.ID, 1, 10*time.Second)
+	if len(ds) != 1 || ds[0].Status != webhook.DeliveryDelivered || len(ds[0].Attempts) != 1 {
+		t.Fatalf("deliveries = %s, want one delivered at the first attempt", summary(ds))
+	}
+	if got, _ := rcv.Get(ev.ID); got.Requests != 1 {
+		t.Errorf("receiver saw %d requests, want 1", got.Requests)
+	}
+}
+
+// watchLog is a slog.Handler that closes seen at the first record whose
+// message is msg, and drops every record.
+type watchLog struct {
+	msg  string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (h *watchLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h *watchLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *watchLog) WithGroup(string) slog.Handler            { return h }
+func (h *watchLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.once.Do(func() { close(h.seen) })
+	}
+	return nil
 }
