@@ -658,8 +658,12 @@ func (db *DB) DeleteMessages(ctx context.Context, name string, receipts []string
 // bodyCache bounds the bytes of message bodies kept in memory: most
 // messages are received within milliseconds of being sent, and a read from
 // the log costs a system call; past the bound (a backlog) bodies are read
-// from the log.
-const bodyCache = 64 << 20
+// from the log. 8 MiB holds thousands of messages in flight. 64 MiB was
+// measured too, end to end with a backlog of 20,000 and 60,000 deliveries
+// (alternated runs): the same CPU per delivery, and about 50 and 140 MB
+// more resident memory (the cached bodies, and the heap the collector
+// lets grow over them).
+const bodyCache = 8 << 20
 
 func (db *DB) uncacheLocked(m *message) {
 	if m.body != nil {
