@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	catalog "github.com/phoneshield/webhooks/events"
 	"github.com/phoneshield/webhooks/shared/delivery"
 	"github.com/phoneshield/webhooks/shared/egress"
@@ -518,9 +520,11 @@ func TestEventBatchSettled(t *testing.T) {
 	ctx := context.Background()
 	var msgs []webhook.OutMessage
 	for i := range 3 {
-		e := sample(t, "call.completed", fmt.Sprintf("evt_batch_%d", i))
-		body, err := json.Marshal(map[string]any{"version": "0", "id": fmt.Sprintf("evt_batch_%d", i), "source": e.Source,
-			"detail-type": e.DetailType, "time": "2026-11-27T08:00:00Z", "detail": json.RawMessage(e.Detail)})
+		id := fmt.Sprintf("evt_batch_%d", i)
+		e := sample(t, "call.completed", id)
+		// What Accept stores for an entry.
+		body, err := json.Marshal(events.EventBridgeEvent{Version: "0", ID: id, Source: e.Source,
+			DetailType: e.DetailType, Time: time.Now(), Detail: json.RawMessage(e.Detail)})
 		if err != nil {
 			t.Fatal(err)
 		}
