@@ -16,6 +16,7 @@ import (
 	catalog "github.com/phoneshield/webhooks/events"
 	"github.com/phoneshield/webhooks/shared/egress"
 	"github.com/phoneshield/webhooks/shared/envelope"
+	"github.com/phoneshield/webhooks/shared/sender"
 	"github.com/phoneshield/webhooks/shared/webhook"
 	"github.com/phoneshield/webhooks/shared/webhooktest"
 )
@@ -33,9 +34,7 @@ func newCountingReceiver(b *testing.B, listeners int) *countingReceiver {
 	r := &countingReceiver{}
 	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		io.Copy(io.Discard, req.Body)
-		if r.n.Add(1) == r.want {
-			close(r.done)
-		}
+		r.received()
 	})
 	for range listeners {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -48,6 +47,13 @@ func newCountingReceiver(b *testing.B, listeners int) *countingReceiver {
 		r.urls = append(r.urls, "http://"+ln.Addr().String()+"/hook")
 	}
 	return r
+}
+
+// received counts one delivery.
+func (r *countingReceiver) received() {
+	if r.n.Add(1) == r.want {
+		close(r.done)
+	}
 }
 
 func (r *countingReceiver) expect(n int64) {
@@ -66,7 +72,32 @@ func (r *countingReceiver) expect(n int64) {
 // same). It reports both rates and their ratio. The events are built
 // before the clock starts: making them is the producer's work, not the
 // pipeline's.
-func BenchmarkEndToEnd(b *testing.B) {
+func BenchmarkEndToEnd(b *testing.B) { endToEnd(b, false) }
+
+// BenchmarkEndToEndWithoutHTTP is BenchmarkEndToEnd with the HTTP stage
+// of every delivery replaced by one that counts the delivery as received
+// and answers 200 at once: everything else (the events, the store, the
+// render and signing, the handlers) runs as shipped. Its ratio, against
+// the same plain net/http baseline measured in the same run, is the most
+// any HTTP client could bring the pipeline to.
+func BenchmarkEndToEndWithoutHTTP(b *testing.B) { endToEnd(b, true) }
+
+// freeHTTP is an HTTP stage that costs nothing: each signed request it is
+// handed counts as received by rcv, answered 200.
+type freeHTTP struct {
+	b   *testing.B
+	rcv *countingReceiver
+}
+
+func (f freeHTTP) Send(_ context.Context, req sender.Request) sender.Result {
+	if len(req.Body) == 0 || req.Headers.Get("Webhook-Signature") == "" || req.Headers.Get("X-PhoneShield-Signature") == "" {
+		f.b.Errorf("request to %q: want a signed body, got %d bytes and headers %v", req.URL, len(req.Body), req.Headers)
+	}
+	f.rcv.received()
+	return sender.Result{StatusCode: http.StatusOK, Latency: time.Microsecond}
+}
+
+func endToEnd(b *testing.B, withoutHTTP bool) {
 	const endpoints = 10
 	rcv := newCountingReceiver(b, endpoints)
 	ev, _ := catalog.Sample("call.completed")
@@ -110,8 +141,12 @@ func BenchmarkEndToEnd(b *testing.B) {
 	baselineCPU := webhooktest.CPUTime() - cpu0
 
 	// The pipeline.
-	s, err := Start(Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), Allow: egress.Loopback, AllowHTTP: true,
-		NoRateLimit: true, Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))})
+	cfg := Config{Addr: "127.0.0.1:0", DataDir: b.TempDir(), Allow: egress.Loopback, AllowHTTP: true,
+		NoRateLimit: true, Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))}
+	if withoutHTTP {
+		cfg.send = freeHTTP{b, rcv}
+	}
+	s, err := Start(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

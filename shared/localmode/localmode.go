@@ -80,6 +80,9 @@ type Config struct {
 	// TLSConfig is used for deliveries (tests add their CA); nil: system.
 	TLSConfig *tls.Config
 	Logger    *slog.Logger
+	// send, when set (by this package's benchmarks only), replaces the
+	// HTTP stage of every delivery.
+	send delivery.HTTPSender
 }
 
 // Visibility is how long a message handed to a handler stays hidden; it
@@ -149,7 +152,10 @@ func Start(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, db: db, log: log, ctx: ctx, cancel: cancel, pollers: map[string]context.CancelFunc{}, kick: make(chan struct{}, 1)}
 
 	guard := egress.New(cfg.Allow...)
-	httpSender := sender.New(sender.Options{Guard: guard, Timeout: cfg.AttemptTimeout, TLSConfig: cfg.TLSConfig})
+	var httpSender delivery.HTTPSender = sender.New(sender.Options{Guard: guard, Timeout: cfg.AttemptTimeout, TLSConfig: cfg.TLSConfig})
+	if cfg.send != nil {
+		httpSender = cfg.send
+	}
 	// The endpoint cache serves the fan-out's list and each delivery's
 	// endpoint. The management API invalidates it on every change, so
 	// changes made here take effect at once; TTL bounds anything else.
