@@ -2,6 +2,7 @@ package localmode
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -286,5 +287,68 @@ func TestCatalogAndPlanRoutes(t *testing.T) {
 	var doc map[string]any
 	if err := c.Do(ctx, "GET", "/v1/openapi.json", nil, &doc); err != nil || doc["openapi"] != "3.1.0" {
 		t.Errorf("openapi: %v", err)
+	}
+}
+
+// TestAPIErrorShape checks the management API's error replies on the
+// wire: a 4xx, JSON, and exactly {"error":{"code","message","field"}}
+// (field omitted when no one field is at fault), whatever went wrong.
+func TestAPIErrorShape(t *testing.T) {
+	s, c := start(t, nil)
+	var ep endpoint
+	if err := c.Do(context.Background(), "POST", "/v1/webhooks", map[string]any{"url": "https://hooks.example.com/ps", "event_types": []string{"*"}}, &ep); err != nil {
+		t.Fatal(err)
+	}
+	const jsonType = "application/json"
+	for _, tt := range []struct {
+		name, method, path, contentType, body string
+		wantStatus                            int
+		wantCode, wantField, wantMessage      string
+	}{
+		{"bad url scheme", "POST", "/v1/webhooks", jsonType, `{"url":"ftp://hooks.example.com/x","event_types":["*"]}`, 400, "invalid", "url", "https"},
+		{"unknown field", "POST", "/v1/webhooks", jsonType, `{"url":"https://hooks.example.com/x","event_types":["*"],"colour":"red"}`, 400, "invalid", "colour", "unknown field"},
+		{"wrong JSON type", "POST", "/v1/webhooks", jsonType, `{"url":7,"event_types":["*"]}`, 400, "invalid", "url", "must be string"},
+		{"malformed JSON", "POST", "/v1/webhooks", jsonType, `{"url":`, 400, "invalid", "", "malformed JSON"},
+		{"two objects", "POST", "/v1/webhooks", jsonType, `{} {}`, 400, "invalid", "", "exactly one JSON object"},
+		{"not JSON content", "POST", "/v1/webhooks", "text/plain", `{}`, 415, "invalid", "", "Content-Type must be application/json"},
+		{"body too large", "POST", "/v1/webhooks", jsonType, `{"description":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "too_large", "", "body exceeds"},
+		{"bad status", "PATCH", "/v1/webhooks/" + ep.ID, jsonType, `{"status":"paused"}`, 400, "invalid", "status", ""},
+		{"bad limit", "GET", "/v1/webhooks/" + ep.ID + "/deliveries?limit=0", "", "", 400, "invalid", "limit", "between 1 and 1000"},
+		{"unknown endpoint", "GET", "/v1/webhooks/whk_nope", "", "", 404, "not_found", "", ""},
+		{"unknown route", "GET", "/v1/nothing", "", "", 404, "not_found", "", "no such route"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, s.URL()+tt.path, strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus || resp.Header.Get("Content-Type") != jsonType {
+				t.Errorf("got %d %s, want %d %s", resp.StatusCode, resp.Header.Get("Content-Type"), tt.wantStatus, jsonType)
+			}
+			var got struct {
+				Error *struct {
+					Code    string `json:"code"`
+					Message string `json:"message"`
+					Field   string `json:"field"`
+				} `json:"error"`
+			}
+			dec := json.NewDecoder(resp.Body)
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&got); err != nil || got.Error == nil {
+				t.Fatalf("reply is not {\"error\":{code, message, field}}: %v", err)
+			}
+			e := got.Error
+			if e.Code != tt.wantCode || e.Field != tt.wantField || e.Message == "" || !strings.Contains(e.Message, tt.wantMessage) {
+				t.Errorf("error = %+v, want code %q, field %q, a message containing %q", *e, tt.wantCode, tt.wantField, tt.wantMessage)
+			}
+		})
 	}
 }

@@ -443,6 +443,9 @@ func TestManagementAPI(t *testing.T) {
 	if got, want := fmt.Sprintf("%v %v %v %v", patched["status"], patched["event_types"], patched["description"], patched["version"]), "inactive [call.* voicemail.recorded] CRM 2"; got != want {
 		t.Errorf("after PATCH: %s, want %s", got, want)
 	}
+	if _, ok := patched["secret"]; ok {
+		t.Errorf("PATCH shows the secret: %v", patched)
+	}
 	if err := c.Do(ctx, "PATCH", "/v1/webhooks/"+created.ID, map[string]any{"status": "paused"}, nil); !isStatus(err, 400) {
 		t.Errorf("PATCH bad status: %v, want 400", err)
 	}
@@ -630,4 +633,83 @@ func (h *watchLog) Handle(_ context.Context, r slog.Record) error {
 		h.once.Do(func() { close(h.seen) })
 	}
 	return nil
+}
+
+// TestRestartMidRetry is the in-process half of the binary's kill -9 test
+// (scripts/local: TestKillDashNineMidRetry): local mode is closed while
+// every delivery of a first batch of events has failed and has a retry
+// scheduled, and a second batch has just been accepted; reopened on the
+// same data, it delivers every event, with its earlier attempts kept, and
+// the receiver answers 2xx exactly once per event.
+func TestRestartMidRetry(t *testing.T) {
+	data := t.TempDir()
+	s, c := start(t, func(c *Config) { c.DataDir = data })
+	ctx := context.Background()
+	rcv := receiver(t)
+	var healthy atomic.Bool
+	var successes atomic.Int32
+	rcv.Fail = func(string, int) int {
+		if !healthy.Load() {
+			return http.StatusServiceUnavailable
+		}
+		successes.Add(1)
+		return 0
+	}
+	ep := register(t, c, rcv, "*")
+	const n = 10
+	publish := func(from, to int) {
+		var batch []catalog.Entry
+		for i := from; i < to; i++ {
+			batch = append(batch, sample(t, "call.received", fmt.Sprintf("evt_restart_%02d", i)))
+		}
+		if err := c.PutEvents(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(0, n/2)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ds, err := c.Deliveries(ctx, ep.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed := 0
+		for _, d := range ds {
+			if d.Status == webhook.DeliveryPending && len(d.Attempts) >= 3 {
+				failed++
+			}
+		}
+		if failed == n/2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first batch never had 3 failed attempts each: %s", summary(ds))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	publish(n/2, n)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	healthy.Store(true)
+
+	_, c = start(t, func(c *Config) { c.DataDir = data })
+	ds := waitSettled(t, c, ep.ID, n, 30*time.Second)
+	if len(ds) != n {
+		t.Fatalf("%d deliveries logged, want %d: %s", len(ds), n, summary(ds))
+	}
+	for _, d := range ds {
+		last := d.Attempts[len(d.Attempts)-1]
+		if d.Status != webhook.DeliveryDelivered || !last.OK() || last.N != len(d.Attempts) {
+			t.Errorf("%s: %s, attempts %+v; want delivered by its last attempt", d.EventID, d.Status, d.Attempts)
+		}
+		var i int
+		fmt.Sscanf(d.EventID, "evt_restart_%d", &i)
+		if i < n/2 && len(d.Attempts) < 4 {
+			t.Errorf("%s: %d attempts logged, want the 3 failed before the restart and the one after", d.EventID, len(d.Attempts))
+		}
+	}
+	if got := successes.Load(); got != n {
+		t.Errorf("the receiver answered 2xx %d times for %d events, want once each", got, n)
+	}
 }

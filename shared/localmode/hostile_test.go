@@ -1,0 +1,157 @@
+package localmode
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	catalog "github.com/phoneshield/webhooks/events"
+	"github.com/phoneshield/webhooks/shared/webhook"
+)
+
+// rawReceiver answers every connection made to it with serve, on its own
+// goroutine, until the test ends (the listener is closed then and each
+// serve is bounded).
+func rawReceiver(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				serve(c)
+			})
+		}
+	})
+	return "http://" + ln.Addr().String() + "/hook"
+}
+
+// httpReceiver serves h over HTTP on a loopback port until the test ends.
+func httpReceiver(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String() + "/hook"
+}
+
+// TestHostileReceivers publishes one event to four endpoints, three of
+// them hostile, through the whole pipeline: a huge 200 body is a success
+// whose first 4 KiB are logged; a body dripping past the attempt timeout
+// and a reply that is not HTTP are failed attempts, each logged with its
+// reason, six times, then dead-lettered; and the well-behaved endpoint
+// beside them gets its delivery.
+func TestHostileReceivers(t *testing.T) {
+	_, c := start(t, func(c *Config) { c.AttemptTimeout = 300 * time.Millisecond })
+	ctx := context.Background()
+
+	huge := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB, sent 160 times: 10 MiB
+	hugeURL := httpReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		for range 160 {
+			if _, err := w.Write(huge); err != nil {
+				return
+			}
+		}
+	})
+	dripURL := httpReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		for range 100 { // bounded: at most 5 s
+			if _, err := w.Write([]byte("x")); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
+	garbageURL := rawReceiver(t, func(c net.Conn) {
+		c.Read(make([]byte, 4096))
+		c.Write([]byte("SSH-2.0-OpenSSH_9.6\r\n\r\n"))
+	})
+	rcv := receiver(t)
+	good := register(t, c, rcv, "call.*")
+
+	ids := map[string]string{}
+	for name, url := range map[string]string{"huge": hugeURL, "drip": dripURL, "garbage": garbageURL} {
+		var ep endpoint
+		if err := c.Do(ctx, "POST", "/v1/webhooks", map[string]any{"url": url, "event_types": []string{"call.*"}}, &ep); err != nil {
+			t.Fatal(err)
+		}
+		ids[name] = ep.ID
+	}
+	if err := c.PutEvents(ctx, []catalog.Entry{sample(t, "call.received", "evt_hostile")}); err != nil {
+		t.Fatal(err)
+	}
+
+	if d := waitSettled(t, c, good.ID, 1, 30*time.Second)[0]; d.Status != webhook.DeliveryDelivered || len(d.Attempts) != 1 {
+		t.Errorf("well-behaved endpoint: %s after %d attempts, want delivered after 1", d.Status, len(d.Attempts))
+	}
+	if got, ok := rcv.Get("evt_hostile"); !ok || got.Requests != 1 {
+		t.Errorf("well-behaved receiver saw %+v, want one request", got)
+	}
+
+	d := waitSettled(t, c, ids["huge"], 1, 30*time.Second)[0]
+	if d.Status != webhook.DeliveryDelivered || len(d.Attempts) != 1 {
+		t.Fatalf("huge body: %s after %d attempts, want delivered after 1", d.Status, len(d.Attempts))
+	}
+	if got, want := d.Attempts[0].Response, string(huge[:webhook.MaxResponseExcerpt]); got != want {
+		t.Errorf("huge body: logged response of %d bytes, want its first %d", len(got), len(want))
+	}
+
+	for _, tc := range []struct{ name, want string }{
+		{"drip", "timeout after 300ms while reading the response body"},
+		{"garbage", "malformed HTTP response"},
+	} {
+		d := waitSettled(t, c, ids[tc.name], 1, 30*time.Second)[0]
+		if d.Status != webhook.DeliveryDeadLettered || len(d.Attempts) != 6 {
+			t.Errorf("%s: %s after %d attempts, want dead-lettered after 6", tc.name, d.Status, len(d.Attempts))
+		}
+		for _, a := range d.Attempts {
+			if a.OK() || !strings.Contains(a.Error, tc.want) {
+				t.Errorf("%s: attempt %d logged error %q, want a failure containing %q", tc.name, a.N, a.Error, tc.want)
+			}
+		}
+	}
+
+	// Each hostile endpoint's dead letter holds its six outcomes.
+	var dlq struct {
+		Data []*webhook.DeadLetter `json:"data"`
+	}
+	if err := c.Do(ctx, "GET", "/v1/dlq", nil, &dlq); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, dl := range dlq.Data {
+		got[dl.EndpointID] = len(dl.Attempts)
+	}
+	for _, name := range []string{"drip", "garbage"} {
+		if got[ids[name]] != 6 {
+			t.Errorf("%s: dead letter with %d outcomes, want 6 (DLQ: %v)", name, got[ids[name]], got)
+		}
+	}
+	if len(got) != 2 {
+		t.Errorf("DLQ holds %d endpoints' records, want 2: %v", len(got), got)
+	}
+}
