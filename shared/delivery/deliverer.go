@@ -163,6 +163,13 @@ func (d *Deliverer) Process(ctx context.Context, body []byte) error {
 	}
 
 	res := d.HTTP.Send(ctx, req)
+	// The attempt is made (or was cut short, which it records): what
+	// follows logs it and schedules the next, and must finish even if the
+	// caller cancels now (local mode shutting down), or an attempt the
+	// receiver may have seen would be missing from the log. It is bounded
+	// on its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SettleTimeout)
+	defer cancel()
 	a := attemptOf(t.Attempt, now, res)
 	rec := &webhook.Delivery{
 		ID: t.DeliveryID, EndpointID: ep.ID, EventID: t.Event.ID, EventType: t.Event.Type,
@@ -196,6 +203,10 @@ func (d *Deliverer) Process(ctx context.Context, body []byte) error {
 		return d.requeue(ctx, &next, d.scale(delay))
 	})
 }
+
+// SettleTimeout bounds what follows an attempt (logging it, queueing the
+// next or dead-lettering), which runs even if the caller's context ends.
+const SettleTimeout = 10 * time.Second
 
 // Settler is an optional interface of an Idempotency store that keeps
 // the delivery log in the same record as the key: Settle records attempt a

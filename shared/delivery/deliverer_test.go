@@ -25,12 +25,16 @@ type fakeHTTP struct {
 	mu      sync.Mutex
 	answers []sender.Result
 	reqs    []sender.Request
+	during  func() // if set, called in every Send
 }
 
 func (f *fakeHTTP) Send(_ context.Context, req sender.Request) sender.Result {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reqs = append(f.reqs, req)
+	if f.during != nil {
+		f.during()
+	}
 	if len(f.answers) == 0 {
 		return sender.Result{StatusCode: 200, Latency: time.Millisecond}
 	}
@@ -212,6 +216,32 @@ func TestFailureSchedulesNextAttemptWithJitteredDelay(t *testing.T) {
 				t.Errorf("log = %+v, %v; want pending with 1 attempt", d, err)
 			}
 		})
+	}
+}
+
+// TestAttemptCutShortByShutdownIsLogged: the caller's context ends while
+// the attempt is in flight (local mode closing). The attempt is still
+// logged, as failed with the sender's reason, and the next one queued, so
+// the log has no gap when the delivery resumes.
+func TestAttemptCutShortByShutdownIsLogged(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.http.during = cancel
+	e.http.answers = []sender.Result{{Err: errors.New("attempt canceled by the caller while waiting for the response")}}
+	task := delivery.NewTask(event("evt_cut"), e.ep.ID)
+	if err := e.d.Process(ctx, body(t, task)); err != nil {
+		t.Fatalf("Process: %v, want the cut attempt settled", err)
+	}
+	d, err := e.db.GetDelivery(context.Background(), task.DeliveryID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != webhook.DeliveryPending || len(d.Attempts) != 1 || d.Attempts[0].N != 1 || !strings.Contains(d.Attempts[0].Error, "canceled") {
+		t.Errorf("logged %s with attempts %+v, want pending with attempt 1 failed as canceled", d.Status, d.Attempts)
+	}
+	if next, _ := e.next(t); next.Attempt != 2 {
+		t.Errorf("queued attempt %d, want 2", next.Attempt)
 	}
 }
 
