@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -37,14 +36,7 @@ func newCountingReceiver(b *testing.B, listeners int) *countingReceiver {
 		r.received()
 	})
 	for range listeners {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		srv := &http.Server{Handler: h}
-		go srv.Serve(ln)
-		b.Cleanup(func() { srv.Close() })
-		r.urls = append(r.urls, "http://"+ln.Addr().String()+"/hook")
+		r.urls = append(r.urls, httpReceiver(b, h))
 	}
 	return r
 }

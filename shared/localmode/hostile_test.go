@@ -41,16 +41,17 @@ func rawReceiver(t *testing.T, serve func(net.Conn)) string {
 	return "http://" + ln.Addr().String() + "/hook"
 }
 
-// httpReceiver serves h over HTTP on a loopback port until the test ends.
-func httpReceiver(t *testing.T, h http.HandlerFunc) string {
-	t.Helper()
+// httpReceiver serves h over HTTP on a loopback port until the test or
+// benchmark ends, and returns its URL.
+func httpReceiver(tb testing.TB, h http.HandlerFunc) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	tb.Cleanup(func() { srv.Close() })
 	return "http://" + ln.Addr().String() + "/hook"
 }
 
@@ -105,18 +106,22 @@ func TestHostileReceivers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if d := waitSettled(t, c, good.ID, 1, 30*time.Second)[0]; d.Status != webhook.DeliveryDelivered || len(d.Attempts) != 1 {
-		t.Errorf("well-behaved endpoint: %s after %d attempts, want delivered after 1", d.Status, len(d.Attempts))
+	// The attempt timeout is short, and applies to these two as well: on
+	// a loaded machine one of their attempts may time out and be retried,
+	// so what counts is the attempt that delivered.
+	if d := waitSettled(t, c, good.ID, 1, 30*time.Second)[0]; d.Status != webhook.DeliveryDelivered || !d.Attempts[len(d.Attempts)-1].OK() {
+		t.Errorf("well-behaved endpoint: %s, attempts %+v; want delivered", d.Status, d.Attempts)
 	}
-	if got, ok := rcv.Get("evt_hostile"); !ok || got.Requests != 1 {
-		t.Errorf("well-behaved receiver saw %+v, want one request", got)
+	if got, ok := rcv.Get("evt_hostile"); !ok || !got.PhoneShieldOK || !got.StandardOK {
+		t.Errorf("well-behaved receiver saw %+v, want the event, verified", got)
 	}
 
 	d := waitSettled(t, c, ids["huge"], 1, 30*time.Second)[0]
-	if d.Status != webhook.DeliveryDelivered || len(d.Attempts) != 1 {
-		t.Fatalf("huge body: %s after %d attempts, want delivered after 1", d.Status, len(d.Attempts))
+	last := d.Attempts[len(d.Attempts)-1]
+	if d.Status != webhook.DeliveryDelivered || !last.OK() {
+		t.Fatalf("huge body: %s, attempts %+v; want delivered", d.Status, d.Attempts)
 	}
-	if got, want := d.Attempts[0].Response, string(huge[:webhook.MaxResponseExcerpt]); got != want {
+	if got, want := last.Response, string(huge[:webhook.MaxResponseExcerpt]); got != want {
 		t.Errorf("huge body: logged response of %d bytes, want its first %d", len(got), len(want))
 	}
 
