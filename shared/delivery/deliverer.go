@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -191,16 +192,27 @@ func (d *Deliverer) Process(ctx context.Context, body []byte) error {
 			return d.deadLetter(ctx, log, t, &a, reason)
 		})
 	}
-	rec.Status = webhook.DeliveryPending
 	next := *t
 	next.Attempt++
 	next.NotBefore = time.Time{}
 	next.Previous = append(append([]webhook.Attempt(nil), t.Previous...), trimmed(a))
+	msg, err := d.message(&next, d.scale(delay))
+	if err != nil {
+		// The next attempt cannot be queued at all (an event near the
+		// queue's size limit, grown by the outcomes it carries): retrying
+		// this one would repeat it forever, so it ends here.
+		rec.Status = webhook.DeliveryDeadLettered
+		reason := fmt.Sprintf("attempt %d failed (%s) and attempt %d cannot be queued: %v", t.Attempt, a.Error, next.Attempt, err)
+		return d.settle(ctx, log, lease, true, rec, a, func() error {
+			return d.deadLetter(ctx, log, t, &a, reason)
+		})
+	}
+	rec.Status = webhook.DeliveryPending
 	return d.settle(ctx, log, lease, false, rec, a, func() error {
 		// Enqueue the next attempt before releasing this one: if the send
 		// fails, the message comes back, finds the lease held, and the
 		// attempt is made again once it expires — nothing is lost.
-		return d.requeue(ctx, &next, d.scale(delay))
+		return d.send(ctx, &next, msg)
 	})
 }
 
@@ -311,6 +323,18 @@ func (d *Deliverer) scale(delay time.Duration) time.Duration {
 // requeue puts t back on its endpoint's queue after wait, as one hop of at
 // most MaxQueueDelay; longer waits carry NotBefore and hop again.
 func (d *Deliverer) requeue(ctx context.Context, t *Task, wait time.Duration) error {
+	msg, err := d.message(t, wait)
+	if err != nil {
+		return err
+	}
+	return d.send(ctx, t, msg)
+}
+
+// message is the queue message of t after wait (one hop of it, see
+// requeue). A task over the queue's size limit sheds the response
+// excerpts of its earlier outcomes (the delivery log keeps them); one
+// still over it is an invalid error.
+func (d *Deliverer) message(t *Task, wait time.Duration) (webhook.OutMessage, error) {
 	hop := wait
 	if hop > webhook.MaxQueueDelay {
 		hop = webhook.MaxQueueDelay
@@ -319,10 +343,23 @@ func (d *Deliverer) requeue(ctx context.Context, t *Task, wait time.Duration) er
 		}
 	}
 	body, err := t.Encode()
-	if err != nil {
-		return fmt.Errorf("delivery: encode task: %w", err)
+	if err == nil && len(body) > webhook.MaxMessageSize && len(t.Previous) > 0 {
+		t.Previous = slices.Clone(t.Previous)
+		for i := range t.Previous {
+			t.Previous[i].Response = ""
+		}
+		body, err = t.Encode()
 	}
-	msg := webhook.OutMessage{ID: "0", Body: body, Delay: hop}
+	if err != nil {
+		return webhook.OutMessage{}, fmt.Errorf("delivery: encode task: %w", err)
+	}
+	if err := webhook.CheckMessageBody("task", body); err != nil {
+		return webhook.OutMessage{}, fmt.Errorf("delivery: %s attempt %d: %w", t.DeliveryID, t.Attempt, err)
+	}
+	return webhook.OutMessage{ID: "0", Body: body, Delay: hop}, nil
+}
+
+func (d *Deliverer) send(ctx context.Context, t *Task, msg webhook.OutMessage) error {
 	if err := d.Queue.SendMessages(ctx, d.QueueName(t.EndpointID), []webhook.OutMessage{msg}); err != nil {
 		return fmt.Errorf("delivery: requeue %s attempt %d: %w", t.DeliveryID, t.Attempt, err)
 	}

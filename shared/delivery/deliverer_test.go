@@ -245,6 +245,89 @@ func TestAttemptCutShortByShutdownIsLogged(t *testing.T) {
 	}
 }
 
+// sizedTask returns a first-attempt task for evt_big whose encoded body is
+// exactly size bytes.
+func sizedTask(t *testing.T, endpointID string, size int) *delivery.Task {
+	t.Helper()
+	ev := event("evt_big")
+	pad := 0
+	for range 2 { // the second pass lands exactly: the size grows one for one with pad
+		ev.Data = json.RawMessage(`{"call_id":"call_1","pad":"` + strings.Repeat("x", pad) + `"}`)
+		got := len(body(t, delivery.NewTask(ev, endpointID)))
+		pad += size - got
+	}
+	task := delivery.NewTask(ev, endpointID)
+	if got := len(body(t, task)); got != size {
+		t.Fatalf("task of %d bytes, want %d", got, size)
+	}
+	return task
+}
+
+// TestRetryNearTheQueueLimit: each retry carries the earlier outcomes, so
+// the task of a big event grows. Over the queue's limit it first sheds the
+// outcomes' response excerpts (the log keeps them); when even that is too
+// big, the delivery is dead-lettered at once, not retried forever.
+func TestRetryNearTheQueueLimit(t *testing.T) {
+	fail := sender.Result{StatusCode: 500, Err: errors.New("HTTP 500"), Body: []byte(strings.Repeat("e", 600))}
+	t.Run("sheds excerpts", func(t *testing.T) {
+		e := setup(t)
+		e.http.answers = []sender.Result{fail, fail}
+		task := sizedTask(t, e.ep.ID, webhook.MaxMessageSize-900) // room for one outcome with its excerpt, not two
+		if err := e.d.Process(context.Background(), body(t, task)); err != nil {
+			t.Fatal(err)
+		}
+		second, _ := e.next(t)
+		if len(second.Previous) != 1 || second.Previous[0].Response == "" {
+			t.Fatalf("attempt 2 carries %+v, want attempt 1's outcome with its excerpt", second.Previous)
+		}
+		if err := e.d.Process(context.Background(), body(t, second)); err != nil {
+			t.Fatal(err)
+		}
+		third, _ := e.next(t)
+		if third.Attempt != 3 || len(third.Previous) != 2 || third.Previous[0].Response != "" || third.Previous[1].Response != "" ||
+			third.Previous[1].StatusCode != 500 || third.Previous[1].Error != "HTTP 500" {
+			t.Errorf("attempt %d carries %+v, want attempts 1 and 2 without their excerpts", third.Attempt, third.Previous)
+		}
+		d, err := e.db.GetDelivery(context.Background(), task.DeliveryID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Attempts) != 2 || d.Attempts[1].Response != string(fail.Body) {
+			t.Errorf("log holds %d attempts, the last with response %q; want 2, with the excerpt", len(d.Attempts), d.Attempts[len(d.Attempts)-1].Response)
+		}
+	})
+	t.Run("dead-letters what cannot be queued", func(t *testing.T) {
+		e := setup(t)
+		e.http.answers = []sender.Result{fail}
+		task := sizedTask(t, e.ep.ID, webhook.MaxMessageSize-20) // no room for any outcome
+		if err := e.d.Process(context.Background(), body(t, task)); err != nil {
+			t.Fatalf("Process: %v, want the delivery ended", err)
+		}
+		if len(e.q.sent) != 0 {
+			t.Errorf("%d messages queued, want none", len(e.q.sent))
+		}
+		d, err := e.db.GetDelivery(context.Background(), task.DeliveryID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status != webhook.DeliveryDeadLettered || len(d.Attempts) != 1 {
+			t.Errorf("logged %s with %d attempts, want dead_lettered with 1", d.Status, len(d.Attempts))
+		}
+		dl, err := e.db.GetDeadLetter(context.Background(), task.Key())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(dl.Reason, "attempt 2 cannot be queued") || len(dl.Attempts) != 1 || dl.Attempts[0].StatusCode != 500 {
+			t.Errorf("dead letter: reason %q, %d outcomes; want the queue limit named and attempt 1's outcome", dl.Reason, len(dl.Attempts))
+		}
+		// The key is finished: the same message handed in again is a
+		// duplicate, not another attempt.
+		if err := e.d.Process(context.Background(), body(t, task)); err != nil || len(e.http.reqs) != 1 {
+			t.Errorf("redelivered message: %v, %d requests; want dropped, 1 request", err, len(e.http.reqs))
+		}
+	})
+}
+
 func TestEarlyTaskHopsWithoutAnAttempt(t *testing.T) {
 	e := setup(t)
 	task := delivery.NewTask(event("evt_early"), e.ep.ID)

@@ -114,7 +114,9 @@ func Match(eps []*webhook.Endpoint, ev *webhook.Event, plan webhook.Plan) (match
 // Publish fans ev out. An error means nothing is known to be done for sure
 // and the event must be handed in again (EventBridge retries the Lambda;
 // local mode keeps it queued): tasks already enqueued are deduplicated by
-// the delivery stage.
+// the delivery stage. The exception is an invalid error (webhook.KindOf):
+// an event too big to queue as a delivery task, which no retry can mend;
+// nothing was sent for it.
 func (f *Fanout) Publish(ctx context.Context, ev *webhook.Event) (Result, error) {
 	lease, err := f.Keys.Acquire(ctx, "event:"+ev.ID, 1, f.lease())
 	switch {
@@ -142,6 +144,13 @@ func (f *Fanout) Publish(ctx context.Context, ev *webhook.Event) (Result, error)
 	bodies, err := delivery.FirstAttempts(ev, ids)
 	if err != nil {
 		return Result{}, fmt.Errorf("fanout: %w", err)
+	}
+	for _, b := range bodies {
+		// All about one size (they differ in the endpoint id only): an
+		// event too big to queue fails as a whole, before any send.
+		if err := webhook.CheckMessageBody("detail", b); err != nil {
+			return Result{}, fmt.Errorf("fanout: event %s as a delivery task: %w", ev.ID, err)
+		}
 	}
 	if q, ok := f.Queue.(eachSender); ok {
 		queues := make([]string, len(ids))

@@ -2,9 +2,11 @@ package fanout
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -179,6 +181,15 @@ func TestPublish(t *testing.T) {
 			}
 			if keys.done["event:evt_2"] {
 				t.Error("failed fan-out was marked done")
+			}
+			// An event too big to queue as a delivery task is invalid, and
+			// nothing is sent for it.
+			mem.fail = ""
+			before := fmt.Sprint(mem.queues)
+			big := &webhook.Event{ID: "evt_3", Type: "call.received", Data: json.RawMessage(`"` + strings.Repeat("x", webhook.MaxMessageSize) + `"`)}
+			_, err = f.Publish(context.Background(), big)
+			if webhook.KindOf(err) != webhook.KindInvalid || webhook.FieldOf(err) != "detail" || fmt.Sprint(mem.queues) != before {
+				t.Errorf("publish of a %d-byte event: %v (kind %s), queues %v; want an invalid error naming detail, nothing sent", len(big.Data), err, webhook.KindOf(err), mem.queues)
 			}
 		})
 	}

@@ -30,17 +30,21 @@ type Filter struct {
 }
 
 // Handle parses and validates one EventBridge event and fans it out. Poison
-// input (wrong source, unknown type, a detail failing validation) is
-// dead-lettered with the reason and returns nil, so EventBridge does not
-// retry it; a transient failure returns an error, so EventBridge retries
-// the whole event (the fan-out is idempotent).
+// input (wrong source, unknown type, a detail failing validation, an event
+// too big to queue as a delivery task) is dead-lettered with the reason
+// and returns nil, so EventBridge does not retry it; a transient failure
+// returns an error, so EventBridge retries the whole event (the fan-out is
+// idempotent).
 func (h *Filter) Handle(ctx context.Context, ev events.EventBridgeEvent) error {
 	e, err := ParseEventBridge(ev)
-	if err != nil {
-		raw, _ := json.Marshal(ev)
-		return delivery.PoisonDeadLetter(ctx, h.DeadLetters, h.logger(), "event bus", raw, err, h.now())
+	if err == nil {
+		err = h.Fanout.Dispatch(ctx, e)
+		if err == nil || webhook.KindOf(err) != webhook.KindInvalid {
+			return err
+		}
 	}
-	return h.Fanout.Dispatch(ctx, e)
+	raw, _ := json.Marshal(ev)
+	return delivery.PoisonDeadLetter(ctx, h.DeadLetters, h.logger(), "event bus", raw, err, h.now())
 }
 
 // ParseEventBridge turns an EventBridge event into a validated

@@ -3,6 +3,7 @@ package localmode
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	catalog "github.com/phoneshield/webhooks/events"
+	"github.com/phoneshield/webhooks/shared/putevents"
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
@@ -158,5 +160,60 @@ func TestHostileReceivers(t *testing.T) {
 	}
 	if len(got) != 2 {
 		t.Errorf("DLQ holds %d endpoints' records, want 2: %v", len(got), got)
+	}
+}
+
+// TestLargestEventDelivered: an entry of PutEvents' largest accepted size
+// is queued, fanned out and retried five times (each retry carrying the
+// outcomes before it) to its sixth attempt, which delivers it whole; one
+// byte more is refused, naming Detail.
+func TestLargestEventDelivered(t *testing.T) {
+	_, c := start(t, nil)
+	ctx := context.Background()
+	rcv := receiver(t)
+	rcv.Fail = func(_ string, n int) int {
+		if n < 6 {
+			return http.StatusServiceUnavailable
+		}
+		return 0
+	}
+	ep := register(t, c, rcv, "call.*")
+	entry := func(size int) catalog.Entry {
+		e := sample(t, "call.received", "evt_largest")
+		var detail map[string]any
+		if err := json.Unmarshal([]byte(e.Detail), &detail); err != nil {
+			t.Fatal(err)
+		}
+		data := detail["data"].(map[string]any)
+		data["pad"] = ""
+		b, _ := json.Marshal(detail)
+		data["pad"] = strings.Repeat("x", size-len(e.Source)-len(e.DetailType)-len(b))
+		b, _ = json.Marshal(detail)
+		e.Detail = string(b)
+		if got := len(e.Source) + len(e.DetailType) + len(e.Detail); got != size {
+			t.Fatalf("entry of %d bytes, want %d", got, size)
+		}
+		return e
+	}
+	err := c.PutEvents(ctx, []catalog.Entry{entry(putevents.MaxEntrySize + 1)})
+	if err == nil || !strings.Contains(err.Error(), "Entries[0].Detail") {
+		t.Errorf("an entry one byte over the limit: %v, want refused naming Entries[0].Detail", err)
+	}
+	largest := entry(putevents.MaxEntrySize)
+	if err := c.PutEvents(ctx, []catalog.Entry{largest}); err != nil {
+		t.Fatal(err)
+	}
+	d := waitSettled(t, c, ep.ID, 1, 30*time.Second)[0]
+	if d.Status != webhook.DeliveryDelivered || len(d.Attempts) != 6 {
+		t.Fatalf("%s after %d attempts, want delivered after 6: %+v", d.Status, len(d.Attempts), d.Attempts)
+	}
+	got, _ := rcv.Get("evt_largest")
+	var body struct {
+		Data struct {
+			Pad string `json:"pad"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(got.Body, &body); err != nil || len(body.Data.Pad) < putevents.MaxEntrySize-4096 {
+		t.Errorf("the receiver got data.pad of %d bytes (%v), want the event whole", len(body.Data.Pad), err)
 	}
 }

@@ -28,10 +28,16 @@ import (
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
-// Limits, as EventBridge's.
+// Limits: EventBridge's, except that an entry may take up to its 256 KiB
+// less QueueRoom, kept for what the pipeline wraps the event in (the
+// EventBridge event around the detail, then the delivery task and the
+// outcomes each retry carries), so that every accepted event can be queued
+// (webhook.MaxMessageSize). On AWS, EventBridge accepts the full 256 KiB
+// and the filter dead-letters an event too big to queue.
 const (
 	MaxEntries   = 10
-	MaxEntrySize = 256 << 10
+	QueueRoom    = 8 << 10
+	MaxEntrySize = 256<<10 - QueueRoom
 	MaxBody      = 1 << 20
 )
 
@@ -145,7 +151,7 @@ func (h *Handler) toEvent(e entry) (events.EventBridgeEvent, error) {
 		size += len(r)
 	}
 	if size > MaxEntrySize {
-		return zero, webhook.Invalid("Detail", "entry is %d bytes; EventBridge's limit is %d", size, MaxEntrySize)
+		return zero, webhook.Invalid("Detail", "entry is %d bytes; local mode's limit is %d (EventBridge's 256 KiB less %d for delivery metadata)", size, MaxEntrySize, QueueRoom)
 	}
 	if e.Source != webhook.Source {
 		return zero, webhook.Invalid("Source", "must be %q, got %q", webhook.Source, e.Source)
