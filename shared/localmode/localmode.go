@@ -68,7 +68,8 @@ type Config struct {
 	AllowHTTP bool
 	// RetryScale multiplies retry delays (e.g. 0.001 turns 10 s into 10 ms).
 	RetryScale float64
-	// AttemptTimeout is the whole-attempt timeout; default 10 s.
+	// AttemptTimeout is the whole-attempt timeout; default 10 s, at most
+	// MaxAttemptTimeout.
 	AttemptTimeout time.Duration
 	// Concurrency is the number of pollers per endpoint queue, each handing
 	// the delivery handler batches of up to 10 (Lambda's
@@ -87,7 +88,26 @@ type Config struct {
 
 // Visibility is how long a message handed to a handler stays hidden; it
 // exceeds the attempt timeout so a slow attempt is not handed out twice.
+// With a longer AttemptTimeout, local mode raises it (see holds).
 const Visibility = 30 * time.Second
+
+// MaxAttemptTimeout bounds Config.AttemptTimeout (DESIGN's is 10 s; a
+// longer one is for trying out slow receivers).
+const MaxAttemptTimeout = 15 * time.Minute
+
+// holds returns how long a delivery message stays hidden once handed out
+// and how long its idempotency lease lasts, for a given attempt timeout:
+// both must outlast an attempt and the logging after it, or a slow attempt
+// could be handed out again and, once its lease is taken over, made twice
+// at once. For the default 10 s they are Visibility and
+// delivery.DefaultLease.
+func holds(attemptTimeout time.Duration) (visibility, lease time.Duration) {
+	if attemptTimeout <= 0 {
+		attemptTimeout = sender.DefaultTimeout
+	}
+	visibility = max(Visibility, attemptTimeout+delivery.SettleTimeout+5*time.Second)
+	return visibility, max(delivery.DefaultLease, 2*visibility)
+}
 
 // eventPollers is how many pollers hand accepted events to the filter
 // handler, each up to 10 at a time; each event costs a few durable writes
@@ -100,22 +120,24 @@ const RetryBackoff = 2 * time.Second
 
 // Server is a running local mode.
 type Server struct {
-	cfg      Config
-	db       *bolt.DB
-	log      *slog.Logger
-	http     *http.Server
-	ln       net.Listener
-	cache    *fanout.Cache
-	filter   *handler.Filter
-	deliver  *handler.Deliver
-	Service  *manage.Service
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	pollers  map[string]context.CancelFunc
-	kick     chan struct{}
-	shutdown sync.Once
+	cfg     Config
+	db      *bolt.DB
+	log     *slog.Logger
+	http    *http.Server
+	ln      net.Listener
+	cache   *fanout.Cache
+	filter  *handler.Filter
+	deliver *handler.Deliver
+	Service *manage.Service
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	pollers map[string]context.CancelFunc
+	// visibility is how long a delivery message handed out stays hidden.
+	visibility time.Duration
+	kick       chan struct{}
+	shutdown   sync.Once
 }
 
 // Start opens the store, starts the pollers and listens on cfg.Addr.
@@ -131,6 +153,9 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 2
+	}
+	if cfg.AttemptTimeout < 0 || cfg.AttemptTimeout > MaxAttemptTimeout {
+		return nil, fmt.Errorf("local mode: attempt timeout: %v is outside 0 (the default, %v) to %v", cfg.AttemptTimeout, sender.DefaultTimeout, MaxAttemptTimeout)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -165,7 +190,10 @@ func Start(cfg Config) (*Server, error) {
 		Fanout:      &fanout.Fanout{Endpoints: s.cache, Keys: db, Queue: db, Plan: cfg.Plan, QueueName: queueName, Logger: log, Log: db},
 		DeadLetters: db, Logger: log,
 	}
+	var lease time.Duration
+	s.visibility, lease = holds(cfg.AttemptTimeout)
 	deliverer := &delivery.Deliverer{
+		Lease:     lease,
 		Endpoints: s.cache, Keys: db, Log: db, Queue: db, DeadLetters: db, HTTP: httpSender,
 		Plan: cfg.Plan, QueueName: queueName, RetryScale: cfg.RetryScale, Logger: log,
 	}
@@ -354,7 +382,7 @@ func (s *Server) pollDeliveries(ctx context.Context, queue string) {
 	arn := "arn:aws:sqs:local:000000000000:" + queue
 	settleCtx := context.WithoutCancel(ctx)
 	for ctx.Err() == nil {
-		msgs, err := s.db.ReceiveMessages(ctx, queue, 10, Visibility, time.Second)
+		msgs, err := s.db.ReceiveMessages(ctx, queue, 10, s.visibility, time.Second)
 		if err != nil {
 			s.pause(ctx, err)
 			continue

@@ -718,3 +718,33 @@ func TestRestartMidRetry(t *testing.T) {
 		t.Errorf("the receiver answered 2xx %d times for %d events, want once each", got, n)
 	}
 }
+
+// TestHoldsOutlastTheAttempt: whatever the attempt timeout, a delivery
+// message stays hidden, and its lease held, longer than the attempt and
+// the logging after it; the defaults are unchanged.
+func TestHoldsOutlastTheAttempt(t *testing.T) {
+	for _, tt := range []struct {
+		attempt, wantVisibility, wantLease time.Duration
+	}{
+		{0, Visibility, delivery.DefaultLease},
+		{10 * time.Second, Visibility, delivery.DefaultLease},
+		{90 * time.Second, 105 * time.Second, 210 * time.Second},
+		{MaxAttemptTimeout, MaxAttemptTimeout + 15*time.Second, 2 * (MaxAttemptTimeout + 15*time.Second)},
+	} {
+		visibility, lease := holds(tt.attempt)
+		if visibility != tt.wantVisibility || lease != tt.wantLease {
+			t.Errorf("holds(%v) = %v, %v; want %v, %v", tt.attempt, visibility, lease, tt.wantVisibility, tt.wantLease)
+		}
+		if attempt := max(tt.attempt, 10*time.Second) + delivery.SettleTimeout; visibility <= attempt || lease <= visibility {
+			t.Errorf("holds(%v) = %v, %v: does not outlast the attempt and its logging (%v)", tt.attempt, visibility, lease, attempt)
+		}
+	}
+	for _, bad := range []time.Duration{-time.Second, MaxAttemptTimeout + time.Second} {
+		if s, err := Start(Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), AttemptTimeout: bad}); err == nil || !strings.Contains(err.Error(), "attempt timeout") {
+			if s != nil {
+				s.Close()
+			}
+			t.Errorf("Start with attempt timeout %v: %v, want refused naming the attempt timeout", bad, err)
+		}
+	}
+}
