@@ -164,9 +164,11 @@ func (d *Deliverer) Process(ctx context.Context, body []byte) error {
 	}
 
 	res := d.HTTP.Send(ctx, req)
-	// The attempt is made (or was cut short, which it records): what
-	// follows logs it and schedules the next, and must finish even if the
-	// caller cancels now (local mode shutting down), or an attempt the
+	// Whether the caller stopped us during the attempt (local mode shutting
+	// down, a Lambda out of time) rather than the receiver failing it.
+	stopped := ctx.Err()
+	// The attempt is made: what follows logs it and schedules the next,
+	// and must finish even if the caller cancels now, or an attempt the
 	// receiver may have seen would be missing from the log. It is bounded
 	// on its own.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SettleTimeout)
@@ -175,6 +177,25 @@ func (d *Deliverer) Process(ctx context.Context, body []byte) error {
 	rec := &webhook.Delivery{
 		ID: t.DeliveryID, EndpointID: ep.ID, EventID: t.Event.ID, EventType: t.Event.Type,
 		Request: logged, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(d.logTTL()),
+	}
+	if stopped != nil && !a.OK() {
+		if res.StatusCode >= 200 && res.StatusCode < 300 {
+			// The receiver accepted it; only our read of its reply was
+			// cut short.
+			a.Error = ""
+		} else {
+			// Not the receiver's doing: no attempt is used up. The attempt
+			// is logged as cut short and its lease left to lapse (with the
+			// process, or at its expiry), so the message, handed out again,
+			// makes it again under the same number, whose outcome then
+			// replaces this line.
+			rec.Status = webhook.DeliveryPending
+			if err := d.Log.AppendAttempt(ctx, rec, a); err != nil {
+				log.Error("delivery log write failed", "error", err.Error())
+			}
+			log.Info("attempt cut short by the caller; it will be made again", "error", a.Error)
+			return fmt.Errorf("delivery: %s attempt %d cut short by the caller: %w", t.DeliveryID, t.Attempt, stopped)
+		}
 	}
 
 	if a.OK() {

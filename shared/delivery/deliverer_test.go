@@ -219,30 +219,64 @@ func TestFailureSchedulesNextAttemptWithJitteredDelay(t *testing.T) {
 	}
 }
 
-// TestAttemptCutShortByShutdownIsLogged: the caller's context ends while
-// the attempt is in flight (local mode closing). The attempt is still
-// logged, as failed with the sender's reason, and the next one queued, so
-// the log has no gap when the delivery resumes.
-func TestAttemptCutShortByShutdownIsLogged(t *testing.T) {
-	e := setup(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	e.http.during = cancel
-	e.http.answers = []sender.Result{{Err: errors.New("attempt canceled by the caller while waiting for the response")}}
-	task := delivery.NewTask(event("evt_cut"), e.ep.ID)
-	if err := e.d.Process(ctx, body(t, task)); err != nil {
-		t.Fatalf("Process: %v, want the cut attempt settled", err)
-	}
-	d, err := e.db.GetDelivery(context.Background(), task.DeliveryID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Status != webhook.DeliveryPending || len(d.Attempts) != 1 || d.Attempts[0].N != 1 || !strings.Contains(d.Attempts[0].Error, "canceled") {
-		t.Errorf("logged %s with attempts %+v, want pending with attempt 1 failed as canceled", d.Status, d.Attempts)
-	}
-	if next, _ := e.next(t); next.Attempt != 2 {
-		t.Errorf("queued attempt %d, want 2", next.Attempt)
-	}
+// TestAttemptCutShortByShutdown: the caller's context ends while the
+// attempt is in flight (local mode closing). An attempt the receiver did
+// not answer 2xx is logged as cut short but not counted: nothing is
+// queued, the message is handed out again, and after a restart the same
+// attempt number is made again, its outcome replacing the line. A 2xx
+// whose body read was cut short is a delivery.
+func TestAttemptCutShortByShutdown(t *testing.T) {
+	t.Run("no reply", func(t *testing.T) {
+		e := setup(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		e.http.during = cancel
+		e.http.answers = []sender.Result{{Err: errors.New("attempt canceled by the caller while waiting for the response")}}
+		task := delivery.NewTask(event("evt_cut"), e.ep.ID)
+		if err := e.d.Process(ctx, body(t, task)); err == nil || !errors.Is(err, context.Canceled) {
+			t.Fatalf("Process: %v, want the message handed out again (context canceled)", err)
+		}
+		d, err := e.db.GetDelivery(context.Background(), task.DeliveryID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status != webhook.DeliveryPending || len(d.Attempts) != 1 || d.Attempts[0].N != 1 || !strings.Contains(d.Attempts[0].Error, "canceled") {
+			t.Errorf("logged %s with attempts %+v, want pending with attempt 1 cut short", d.Status, d.Attempts)
+		}
+		if len(e.q.sent) != 0 {
+			t.Errorf("%d messages queued, want none: the attempt is not used up", len(e.q.sent))
+		}
+		// A restart drops the dead process's leases; the message comes back.
+		e.http.during = nil
+		if err := e.db.ReleaseAllLeases(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.d.Process(context.Background(), body(t, task)); err != nil {
+			t.Fatal(err)
+		}
+		d, _ = e.db.GetDelivery(context.Background(), task.DeliveryID)
+		if d.Status != webhook.DeliveryDelivered || len(d.Attempts) != 1 || d.Attempts[0].N != 1 || !d.Attempts[0].OK() {
+			t.Errorf("after the restart: %s with attempts %+v, want delivered by attempt 1", d.Status, d.Attempts)
+		}
+	})
+	t.Run("2xx received", func(t *testing.T) {
+		e := setup(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		e.http.during = cancel
+		e.http.answers = []sender.Result{{StatusCode: 200, Body: []byte("o"), Err: errors.New("attempt canceled by the caller while reading the response body")}}
+		task := delivery.NewTask(event("evt_cut_ok"), e.ep.ID)
+		if err := e.d.Process(ctx, body(t, task)); err != nil {
+			t.Fatalf("Process: %v, want the delivery settled", err)
+		}
+		d, err := e.db.GetDelivery(context.Background(), task.DeliveryID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status != webhook.DeliveryDelivered || len(d.Attempts) != 1 || !d.Attempts[0].OK() || len(e.q.sent) != 0 {
+			t.Errorf("logged %s with attempts %+v and %d queued, want delivered", d.Status, d.Attempts, len(e.q.sent))
+		}
+	})
 }
 
 // sizedTask returns a first-attempt task for evt_big whose encoded body is

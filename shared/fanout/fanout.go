@@ -191,6 +191,11 @@ type eachSender interface {
 // finish ends a fan-out whose tasks are enqueued for ids: it logs and
 // records what was left out, then marks the event as fanned out.
 func (f *Fanout) finish(ctx context.Context, ev *webhook.Event, lease webhook.Lease, res Result, ids []string) (Result, error) {
+	// The tasks are queued: recording so must finish even if the caller
+	// cancels now (local mode shutting down), or the event would be fanned
+	// out again. It is bounded on its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), delivery.SettleTimeout)
+	defer cancel()
 	res.Endpoints = ids
 	for id, why := range res.Skipped {
 		f.logger().Info("event not sent to endpoint", "event_id", ev.ID, "event_type", ev.Type, "endpoint_id", id, "reason", why)

@@ -77,7 +77,10 @@ func (k *memKeys) Acquire(_ context.Context, key string, n int, _ time.Duration)
 	return webhook.Lease{Key: key, Attempt: n, Token: "t"}, nil
 }
 
-func (k *memKeys) Finish(_ context.Context, l webhook.Lease) error {
+func (k *memKeys) Finish(ctx context.Context, l webhook.Lease) error {
+	if err := ctx.Err(); err != nil { // as a real store's call would
+		return err
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.done[l.Key], k.held[l.Key] = true, false
@@ -95,6 +98,7 @@ type memQueue struct {
 	mu     sync.Mutex
 	queues map[string]int
 	fail   string // queue name that fails
+	sent   func() // if set, called after each send
 }
 
 func (q *memQueue) SendMessages(_ context.Context, name string, msgs []webhook.OutMessage) error {
@@ -104,6 +108,9 @@ func (q *memQueue) SendMessages(_ context.Context, name string, msgs []webhook.O
 		return errors.New("queue unavailable")
 	}
 	q.queues[name] += len(msgs)
+	if q.sent != nil {
+		q.sent()
+	}
 	return nil
 }
 
@@ -136,6 +143,9 @@ func (q *eachQueue) SendEach(_ context.Context, queues []string, bodies [][]byte
 	}
 	for _, name := range queues {
 		q.queues[name]++
+	}
+	if q.sent != nil {
+		q.sent()
 	}
 	return nil
 }
@@ -191,10 +201,19 @@ func TestPublish(t *testing.T) {
 			if webhook.KindOf(err) != webhook.KindInvalid || webhook.FieldOf(err) != "detail" || fmt.Sprint(mem.queues) != before {
 				t.Errorf("publish of a %d-byte event: %v (kind %s), queues %v; want an invalid error naming detail, nothing sent", len(big.Data), err, webhook.KindOf(err), mem.queues)
 			}
+			// The caller cancels once the tasks are queued (local mode
+			// stopping): the event is still recorded as fanned out, not
+			// left to be fanned out again.
+			ctx, cancel := context.WithCancel(context.Background())
+			mem.sent = cancel
+			if _, err := f.Publish(ctx, &webhook.Event{ID: "evt_4", Type: "call.received"}); err != nil || !keys.done["event:evt_4"] {
+				t.Errorf("publish cancelled after its sends: %v, done %v; want it finished", err, keys.done["event:evt_4"])
+			}
+			mem.sent = nil
 		})
 	}
-	if each.calls != 2 {
-		t.Errorf("SendEach was called %d times for 2 fan-outs, want 2", each.calls)
+	if each.calls != 3 {
+		t.Errorf("SendEach was called %d times for 3 fan-outs that reached the queue, want 3", each.calls)
 	}
 }
 

@@ -367,6 +367,9 @@ func (s *Server) pollEvents(ctx context.Context, queue string) {
 				} else {
 					err = delivery.PoisonDeadLetter(ctx, s.db, s.log, "event queue", m.Body, err, time.Now())
 				}
+				if err != nil && ctx.Err() == nil {
+					s.log.Warn("event will be handed to the filter again", "message_id", m.ID, "error", err.Error())
+				}
 				failed[i] = err != nil
 			})
 		}
