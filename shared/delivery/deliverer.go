@@ -118,11 +118,11 @@ func (d *Deliverer) Process(ctx context.Context, body []byte) error {
 	ep, err := d.Endpoints.GetEndpoint(ctx, t.EndpointID)
 	switch {
 	case errors.Is(err, webhook.ErrNotFound):
-		return d.deadLetter(ctx, log, t, nil, "endpoint was deleted before delivery")
+		return d.deadLetterUnattempted(ctx, log, t, "endpoint was deleted before delivery")
 	case err != nil:
 		return fmt.Errorf("delivery: get endpoint %s: %w", t.EndpointID, err)
 	case ep.Status != webhook.StatusActive:
-		return d.deadLetter(ctx, log, t, nil, "endpoint is inactive; redrive after enabling it")
+		return d.deadLetterUnattempted(ctx, log, t, "endpoint is inactive; redrive after enabling it")
 	}
 
 	if d.Limiter != nil {
@@ -383,6 +383,37 @@ func (d *Deliverer) message(t *Task, wait time.Duration) (webhook.OutMessage, er
 func (d *Deliverer) send(ctx context.Context, t *Task, msg webhook.OutMessage) error {
 	if err := d.Queue.SendMessages(ctx, d.QueueName(t.EndpointID), []webhook.OutMessage{msg}); err != nil {
 		return fmt.Errorf("delivery: requeue %s attempt %d: %w", t.DeliveryID, t.Attempt, err)
+	}
+	return nil
+}
+
+// deliveryGetter is implemented by delivery logs that read a record back
+// (every adapter's).
+type deliveryGetter interface {
+	GetDelivery(ctx context.Context, id string) (*webhook.Delivery, error)
+}
+
+// deadLetterUnattempted ends a task without making its attempt (its
+// endpoint was deleted or disabled meanwhile). Earlier attempts, if any,
+// left its log record pending: it is marked dead-lettered too, its last
+// attempt rewritten as it was logged, so the log does not show the
+// delivery pending for good. A failure to do so is logged; the DLQ holds
+// the outcome either way.
+func (d *Deliverer) deadLetterUnattempted(ctx context.Context, log taskLogger, t *Task, reason string) error {
+	if err := d.deadLetter(ctx, log, t, nil, reason); err != nil {
+		return err
+	}
+	g, ok := d.Log.(deliveryGetter)
+	if t.Attempt <= 1 || !ok {
+		return nil
+	}
+	rec, err := g.GetDelivery(ctx, t.DeliveryID)
+	if err == nil && len(rec.Attempts) > 0 {
+		rec.Status, rec.UpdatedAt = webhook.DeliveryDeadLettered, d.now()
+		err = d.Log.AppendAttempt(ctx, rec, rec.Attempts[len(rec.Attempts)-1])
+	}
+	if err != nil && !errors.Is(err, webhook.ErrNotFound) {
+		log.Error("delivery log not marked dead-lettered", "error", err.Error())
 	}
 	return nil
 }

@@ -469,6 +469,40 @@ func TestUndeliverableTasks(t *testing.T) {
 	}
 }
 
+// TestDisabledMidRetryEndsTheLog: an endpoint disabled while a retry is
+// scheduled dead-letters the retry without an attempt, and the delivery's
+// log record, pending since attempt 1, ends dead-lettered with attempt 1
+// kept as it was logged.
+func TestDisabledMidRetryEndsTheLog(t *testing.T) {
+	e := setup(t)
+	e.http.answers = []sender.Result{{StatusCode: 500, Err: errors.New("HTTP 500"), Body: []byte(strings.Repeat("r", 2000))}}
+	task := delivery.NewTask(event("evt_off"), e.ep.ID)
+	if err := e.d.Process(context.Background(), body(t, task)); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := e.next(t)
+	e.ep.Status, e.ep.Version = webhook.StatusInactive, 2
+	if err := e.db.UpdateEndpoint(context.Background(), e.ep); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.d.Process(context.Background(), body(t, second)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.db.GetDelivery(context.Background(), task.DeliveryID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != webhook.DeliveryDeadLettered || len(d.Attempts) != 1 || len(d.Attempts[0].Response) != 2000 || d.Attempts[0].StatusCode != 500 {
+		t.Errorf("log: %s with %d attempts (first: %d, %d-byte response); want dead_lettered with attempt 1 as logged", d.Status, len(d.Attempts), d.Attempts[0].StatusCode, len(d.Attempts[0].Response))
+	}
+	if dl, err := e.db.GetDeadLetter(context.Background(), task.Key()); err != nil || !strings.Contains(dl.Reason, "inactive") || len(dl.Attempts) != 1 {
+		t.Errorf("dead letter: %+v, %v; want one naming the inactive endpoint, with attempt 1", dl, err)
+	}
+	if len(e.http.reqs) != 1 {
+		t.Errorf("%d requests, want only attempt 1", len(e.http.reqs))
+	}
+}
+
 func TestHeldLeaseAndFailedEnqueueAreRetriedWithoutBurningAnAttempt(t *testing.T) {
 	e := setup(t)
 	task := delivery.NewTask(event("evt_h"), e.ep.ID)
