@@ -349,3 +349,54 @@ func TestAPIErrorShape(t *testing.T) {
 		})
 	}
 }
+
+// TestDeletedEndpointPollersDrainThenStop: an endpoint deleted while a
+// retry is scheduled keeps its queue's pollers until the retry is
+// dead-lettered ("endpoint was deleted"); then they stop, where they used
+// to poll the empty queue for good.
+func TestDeletedEndpointPollersDrainThenStop(t *testing.T) {
+	s, c := start(t, nil)
+	ctx := context.Background()
+	rcv := receiver(t)
+	var calls sync.WaitGroup
+	calls.Add(1)
+	var once sync.Once
+	rcv.Fail = func(string, int) int {
+		once.Do(calls.Done)
+		return http.StatusServiceUnavailable
+	}
+	ep := register(t, c, rcv, "call.*")
+	polled := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		_, ok := s.pollers[ep.ID]
+		return ok
+	}
+	if err := c.PutEvents(ctx, []catalog.Entry{sample(t, "call.received", "evt_orphan")}); err != nil {
+		t.Fatal(err)
+	}
+	calls.Wait() // attempt 1 made (and failed): a retry is on its way
+	if err := c.Do(ctx, "DELETE", "/v1/webhooks/"+ep.ID, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for polled() {
+		if time.Now().After(deadline) {
+			v, f, d := s.db.QueueDepth(ep.ID)
+			t.Fatalf("the deleted endpoint's pollers still run (queue: %d visible, %d in flight, %d delayed)", v, f, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var dlq struct {
+		Data []*webhook.DeadLetter `json:"data"`
+	}
+	if err := c.Do(ctx, "GET", "/v1/dlq", nil, &dlq); err != nil {
+		t.Fatal(err)
+	}
+	if len(dlq.Data) != 1 || dlq.Data[0].EndpointID != ep.ID || !strings.Contains(dlq.Data[0].Reason, "deleted") {
+		t.Fatalf("DLQ = %+v, want the retry dead-lettered as its endpoint was deleted", dlq.Data)
+	}
+	if v, f, d := s.db.QueueDepth(ep.ID); v+f+d != 0 {
+		t.Errorf("pollers stopped with %d visible, %d in flight, %d delayed messages left", v, f, d)
+	}
+}

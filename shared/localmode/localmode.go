@@ -281,7 +281,8 @@ func (s *Server) reconcileSoon() {
 
 // supervise keeps one set of pollers per endpoint queue: for every
 // endpoint, and for every queue still holding messages (a deleted
-// endpoint's leftovers are dead-lettered by the delivery handler). It also
+// endpoint's leftovers are dead-lettered by the delivery handler); the
+// pollers of a deleted endpoint's queue stop once it is empty. It also
 // logs the store's background trouble when it starts and ends.
 func (s *Server) supervise() {
 	t := time.NewTicker(time.Second)
@@ -307,14 +308,21 @@ func (s *Server) supervise() {
 }
 
 func (s *Server) reconcile() {
+	eps, err := s.db.ListEndpoints(s.ctx)
+	if err != nil {
+		return // the store's trouble is logged by supervise; try again next tick
+	}
 	want := map[string]bool{}
-	if eps, err := s.db.ListEndpoints(s.ctx); err == nil {
-		for _, ep := range eps {
-			want[ep.ID] = true
-		}
+	for _, ep := range eps {
+		want[ep.ID] = true
 	}
 	for _, q := range s.db.QueueNames() {
-		if q != EventQueue {
+		if q == EventQueue || want[q] {
+			continue
+		}
+		// A deleted endpoint's queue: polled while it holds messages
+		// (visible, in flight or delayed), which its pollers dead-letter.
+		if visible, inflight, delayed := s.db.QueueDepth(q); visible+inflight+delayed > 0 {
 			want[q] = true
 		}
 	}
@@ -323,6 +331,12 @@ func (s *Server) reconcile() {
 	for q := range want {
 		if _, ok := s.pollers[q]; !ok {
 			s.startPollerLocked(q, s.cfg.Concurrency, s.pollDeliveries)
+		}
+	}
+	for q, stop := range s.pollers {
+		if q != EventQueue && !want[q] {
+			stop()
+			delete(s.pollers, q)
 		}
 	}
 }
