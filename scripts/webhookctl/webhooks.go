@@ -490,7 +490,11 @@ func (a *app) attempts(ats []apiclient.Attempt) {
 		if at.StatusCode != 0 {
 			code = strconv.Itoa(at.StatusCode)
 		}
-		fmt.Fprintf(w, "  %d\t%s\t%s\t%s\t%s\t%s\n", at.N, fmtTime(at.At), code, fmtLatency(at.Latency), cell(at.Error, 60), cell(at.Response, 40))
+		n := strconv.Itoa(at.N)
+		if at.Generation > 0 {
+			n += " (redrive " + strconv.Itoa(at.Generation) + ")"
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%s\n", n, fmtTime(at.At), code, fmtLatency(at.Latency), cell(at.Error, 60), cell(at.Response, 40))
 	}
 	w.Flush()
 }

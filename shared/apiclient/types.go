@@ -79,6 +79,7 @@ type Request struct {
 // Attempt is one HTTP attempt.
 type Attempt struct {
 	N          int           `json:"attempt"`
+	Generation int           `json:"generation,omitempty"` // redrive round; 0 before any
 	At         time.Time     `json:"at"`
 	StatusCode int           `json:"status_code,omitempty"`
 	Latency    time.Duration `json:"latency_ns"`

@@ -141,6 +141,10 @@ func encodeDelivery(prefix []byte, d *webhook.Delivery) ([]byte, error) {
 			}
 			b = append(b, `{"attempt":`...)
 			b = strconv.AppendInt(b, int64(a.N), 10)
+			if a.Generation != 0 {
+				b = append(b, `,"generation":`...)
+				b = strconv.AppendInt(b, int64(a.Generation), 10)
+			}
 			b = append(b, `,"at":`...)
 			b = appendTime(b, a.At)
 			if a.StatusCode != 0 {

@@ -18,6 +18,7 @@ func TestEncodeDelivery(t *testing.T) {
 		webhooktest.NewAttempt(1, now, 500),
 		{N: 2, At: now.Add(time.Second), Latency: 3 * time.Millisecond, Error: "timeout \"10 s\"\n<b>", Response: "\x00\u2028 ok \xff\xfe é 😀"},
 		{N: 3, At: now.In(time.FixedZone("X", 5*3600+30*60)), StatusCode: 204},
+		{N: 1, Generation: 2, At: now.Add(time.Hour), StatusCode: 200},
 	}
 	full.Request.Headers = map[string]string{"Z-Last": "z", "A-First": "a & <b>", "Content-Type": "application/json"}
 	full.Request.Body = `{"data":{"text":"line\u2028sep \"q\" </script>"}}`

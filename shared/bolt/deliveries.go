@@ -211,9 +211,9 @@ func (db *DB) attemptEntry(ctx context.Context, d *webhook.Delivery, a webhook.A
 	if old != nil && !isExpired(old.ExpiresAt, db.now()) {
 		rec = *old
 		rec.Status, rec.UpdatedAt, rec.ExpiresAt = d.Status, d.UpdatedAt, d.ExpiresAt
-		rec.Attempts = slices.DeleteFunc(slices.Clone(rec.Attempts), func(x webhook.Attempt) bool { return x.N == a.N })
+		rec.Attempts = slices.DeleteFunc(slices.Clone(rec.Attempts), func(x webhook.Attempt) bool { return x.Compare(a) == 0 })
 		rec.Attempts = append(rec.Attempts, a)
-		slices.SortStableFunc(rec.Attempts, func(x, y webhook.Attempt) int { return x.N - y.N })
+		slices.SortStableFunc(rec.Attempts, webhook.Attempt.Compare)
 	}
 	payload, err := encodeDelivery([]byte{recordDelivery}, &rec)
 	if err != nil {

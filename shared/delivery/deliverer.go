@@ -173,7 +173,7 @@ func (d *Deliverer) Process(ctx context.Context, body []byte) error {
 	// on its own.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SettleTimeout)
 	defer cancel()
-	a := attemptOf(t.Attempt, now, res)
+	a := attemptOf(t.Attempt, t.Generation, now, res)
 	rec := &webhook.Delivery{
 		ID: t.DeliveryID, EndpointID: ep.ID, EventID: t.Event.ID, EventType: t.Event.Type,
 		Request: logged, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(d.logTTL()),
@@ -260,7 +260,7 @@ func (d *Deliverer) Try(ctx context.Context, ep *webhook.Endpoint, ev *webhook.E
 	if err != nil {
 		return webhook.Attempt{}, webhook.Request{}, err
 	}
-	return attemptOf(1, now, d.HTTP.Send(ctx, req)), logged, nil
+	return attemptOf(1, 0, now, d.HTTP.Send(ctx, req)), logged, nil
 }
 
 // build renders and signs task t's request to ep, returning it with its
@@ -274,9 +274,9 @@ func (d *Deliverer) build(t *Task, ep *webhook.Endpoint, now time.Time) (sender.
 	return req, logged, info, err
 }
 
-// attemptOf records the outcome of attempt n made at at.
-func attemptOf(n int, at time.Time, res sender.Result) webhook.Attempt {
-	a := webhook.Attempt{N: n, At: at, StatusCode: res.StatusCode, Latency: res.Latency, Response: string(res.Body)}
+// attemptOf records the outcome of attempt n of generation gen made at at.
+func attemptOf(n, gen int, at time.Time, res sender.Result) webhook.Attempt {
+	a := webhook.Attempt{N: n, Generation: gen, At: at, StatusCode: res.StatusCode, Latency: res.Latency, Response: string(res.Body)}
 	if res.Err != nil {
 		a.Error = res.Err.Error()
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/phoneshield/webhooks/shared/bolt"
 	"github.com/phoneshield/webhooks/shared/delivery"
+	"github.com/phoneshield/webhooks/shared/manage"
 	"github.com/phoneshield/webhooks/shared/sender"
 	"github.com/phoneshield/webhooks/shared/signature"
 	"github.com/phoneshield/webhooks/shared/webhook"
@@ -500,6 +502,46 @@ func TestDisabledMidRetryEndsTheLog(t *testing.T) {
 	}
 	if len(e.http.reqs) != 1 {
 		t.Errorf("%d requests, want only attempt 1", len(e.http.reqs))
+	}
+}
+
+// TestRedriveKeepsEarlierAttempts: a delivery dead-lettered after its
+// attempts, then redriven from the DLQ, logs the new round's attempts
+// (numbered from 1 again, as the X-PhoneShield-Attempt header says) in
+// generation 1, beside the first round's, which it used to overwrite.
+func TestRedriveKeepsEarlierAttempts(t *testing.T) {
+	e := setup(t)
+	zero := 0
+	e.ep.Retry.MaxRetries, e.ep.Version = &zero, 2
+	if err := e.db.UpdateEndpoint(context.Background(), e.ep); err != nil {
+		t.Fatal(err)
+	}
+	e.http.answers = []sender.Result{{StatusCode: 500, Err: errors.New("HTTP 500"), Body: []byte("boom")}}
+	task := delivery.NewTask(event("evt_redrive"), e.ep.ID)
+	if err := e.d.Process(context.Background(), body(t, task)); err != nil {
+		t.Fatal(err)
+	}
+	svc := &manage.Service{Endpoints: e.db, Log: e.db, DeadLetters: e.db, Plan: webhook.Enterprise, Queue: e.q, QueueName: e.d.QueueName}
+	if res, err := svc.Redrive(context.Background(), manage.DLQSelector{All: true}, 0); err != nil || res.Done != 1 {
+		t.Fatalf("redrive: %+v, %v", res, err)
+	}
+	redriven, _ := e.next(t)
+	if err := e.d.Process(context.Background(), body(t, redriven)); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.http.reqs[1].Headers.Get("X-PhoneShield-Attempt"); got != "1" {
+		t.Errorf("the redriven attempt's X-PhoneShield-Attempt = %q, want 1", got)
+	}
+	d, err := e.db.GetDelivery(context.Background(), task.DeliveryID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range d.Attempts {
+		got = append(got, fmt.Sprintf("gen %d attempt %d: %d", a.Generation, a.N, a.StatusCode))
+	}
+	if want := []string{"gen 0 attempt 1: 500", "gen 1 attempt 1: 200"}; !slices.Equal(got, want) || d.Status != webhook.DeliveryDelivered {
+		t.Errorf("log: %s, %q; want delivered, %q", d.Status, got, want)
 	}
 }
 

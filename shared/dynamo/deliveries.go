@@ -31,7 +31,7 @@ const (
 	attrUpdatedAt  = "updated_at"  // N, Unix ns
 	attrLogExpires = "log_expires" // N, Unix ns; absent: never
 	attrRequest    = "request"     // S (JSON) or B (gzipped JSON)
-	attemptPrefix  = "att_"        // att_<n>: S, attempt n as JSON
+	attemptPrefix  = "att_"        // att_<n> (att_<generation>_<n> after a redrive): S, the attempt as JSON
 )
 
 // Request size limits. An item holds at most 400 KB; six attempts with
@@ -56,7 +56,7 @@ func validateAppend(d *webhook.Delivery, a webhook.Attempt) error {
 // logRecord is one AppendAttempt's worth of log fields, encoded.
 type logRecord struct {
 	d       webhook.Delivery
-	n       int
+	name    string               // the attempt's attribute
 	attempt string               // JSON
 	request types.AttributeValue // S or B
 }
@@ -70,7 +70,11 @@ func encodeLog(d *webhook.Delivery, a webhook.Attempt) (*logRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &logRecord{d: *d, n: a.N, attempt: string(att), request: req}, nil
+	name := attemptPrefix + strconv.Itoa(a.N)
+	if a.Generation != 0 {
+		name = attemptPrefix + strconv.Itoa(a.Generation) + "_" + strconv.Itoa(a.N)
+	}
+	return &logRecord{d: *d, name: name, attempt: string(att), request: req}, nil
 }
 
 // encodeRequest stores a small request as JSON text and a large one
@@ -133,7 +137,7 @@ func decodeRequest(av types.AttributeValue) (webhook.Request, error) {
 // starts afresh: they are overwritten and old's other attempts removed.
 // The TTL attribute is the caller's.
 func (r *logRecord) apply(e *expr, old item) {
-	att := attemptPrefix + strconv.Itoa(r.n)
+	att := r.name
 	e.val(":att", avS(r.attempt)).
 		val(":status", avS(string(r.d.Status))).
 		val(":updated_at", avN(nanos(r.d.UpdatedAt))).
@@ -269,7 +273,7 @@ func decodeDelivery(it item, now time.Time) (*webhook.Delivery, error) {
 		}
 		d.Attempts = append(d.Attempts, a)
 	}
-	slices.SortFunc(d.Attempts, func(x, y webhook.Attempt) int { return x.N - y.N })
+	slices.SortFunc(d.Attempts, webhook.Attempt.Compare)
 	return d, nil
 }
 

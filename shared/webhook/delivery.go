@@ -57,12 +57,25 @@ type Request struct {
 
 // Attempt is the outcome of one HTTP attempt.
 type Attempt struct {
-	N          int           `json:"attempt"` // 1..6
+	N int `json:"attempt"` // 1..6
+	// Generation is the redrive round the attempt belongs to: 0 before any
+	// redrive from the DLQ, n after the n-th (which starts again at
+	// attempt 1). The log keeps each round's attempts.
+	Generation int           `json:"generation,omitempty"`
 	At         time.Time     `json:"at"`
 	StatusCode int           `json:"status_code,omitempty"` // 0 when no response was received
 	Latency    time.Duration `json:"latency_ns"`
 	Error      string        `json:"error,omitempty"`    // why it failed, "" on success
 	Response   string        `json:"response,omitempty"` // first 4 KiB of the response body
+}
+
+// Compare orders attempts as the log lists them: by generation, then
+// number.
+func (a Attempt) Compare(b Attempt) int {
+	if a.Generation != b.Generation {
+		return a.Generation - b.Generation
+	}
+	return a.N - b.N
 }
 
 // OK reports whether the attempt succeeded (a 2xx, no error).

@@ -66,9 +66,10 @@ type Page struct {
 type DeliveryLog interface {
 	// AppendAttempt records attempt a of delivery d. The first call for d.ID
 	// creates the record with d's fields (Request is kept from this first
-	// call only); every call appends a (an attempt number already recorded
-	// is replaced, not duplicated) and sets Status, UpdatedAt and ExpiresAt
-	// from d. d.Attempts is ignored.
+	// call only); every call appends a (an attempt of the same number and
+	// generation already recorded is replaced, not duplicated) and sets
+	// Status, UpdatedAt and ExpiresAt from d. d.Attempts is ignored.
+	// Attempts are listed in Attempt.Compare order.
 	AppendAttempt(ctx context.Context, d *Delivery, a Attempt) error
 	// GetDelivery returns a delivery with its attempts in order, or
 	// ErrNotFound. A record past ExpiresAt is not found.

@@ -75,6 +75,26 @@ func TestDeliveryLog(t *testing.T, newLog func(t *testing.T) webhook.DeliveryLog
 		CheckEqual(t, "attempts appended as 1, 3, 2", mustGetDelivery(t, l, d.ID).Attempts, want)
 	})
 
+	t.Run("GenerationsKeptApart", func(t *testing.T) {
+		// After a redrive from the DLQ the attempts start again at 1, in
+		// generation 1: they sit beside generation 0's, which they don't
+		// replace; an attempt of a generation redone replaces its own.
+		l := newLog(t)
+		now := Now()
+		d := NewDelivery(UniqueID("whk_"), UniqueID("evt_"), now)
+		g0a1, g0a2 := NewAttempt(1, now, 500), NewAttempt(2, now.Add(time.Minute), 500)
+		g1a1 := NewAttempt(1, now.Add(time.Hour), 0)
+		g1a1.Generation = 1
+		g1a1again := NewAttempt(1, now.Add(time.Hour+time.Second), 200)
+		g1a1again.Generation = 1
+		g2a1 := NewAttempt(1, now.Add(2*time.Hour), 200)
+		g2a1.Generation = 2
+		for _, a := range []webhook.Attempt{g1a1, g0a2, g2a1, g0a1, g1a1again} {
+			mustAppend(t, l, d, a)
+		}
+		CheckEqual(t, "attempts", mustGetDelivery(t, l, d.ID).Attempts, []webhook.Attempt{g0a1, g0a2, g1a1again, g2a1})
+	})
+
 	t.Run("GetMissing", func(t *testing.T) {
 		l := newLog(t)
 		if _, err := l.GetDelivery(t.Context(), UniqueID("dlv_")); !errors.Is(err, webhook.ErrNotFound) {
