@@ -833,6 +833,17 @@ func (db *DB) QueueNames() []string {
 	return names
 }
 
+// QueueLen is how many messages a queue holds (visible, in flight or
+// delayed), in O(1).
+func (db *DB) QueueLen(name string) int {
+	db.qmu.Lock()
+	defer db.qmu.Unlock()
+	if q := db.queues[name]; q != nil {
+		return len(q.msgs)
+	}
+	return 0
+}
+
 // QueueDepth counts a queue's messages: visible now, in flight (received
 // and hidden by a visibility timeout) and delayed (not yet visible, never
 // received). It is O(messages in the queue).

@@ -164,9 +164,14 @@ func (d *Deliverer) Process(ctx context.Context, body []byte) error {
 	}
 
 	res := d.HTTP.Send(ctx, req)
-	// Whether the caller stopped us during the attempt (local mode shutting
-	// down, a Lambda out of time) rather than the receiver failing it.
-	stopped := ctx.Err()
+	// Whether the caller's cancellation (local mode shutting down) cut the
+	// attempt short, rather than the receiver failing it: a failure that
+	// came first counts. (A Lambda's deadline is when it is stopped, so
+	// nothing after it runs there: as after a crash, the lease lapses.)
+	var stopped error
+	if ctx.Err() != nil && errors.Is(res.Err, context.Canceled) && (res.StatusCode == 0 || res.StatusCode/100 == 2) {
+		stopped = ctx.Err()
+	}
 	// The attempt is made: what follows logs it and schedules the next,
 	// and must finish even if the caller cancels now, or an attempt the
 	// receiver may have seen would be missing from the log. It is bounded
@@ -178,8 +183,8 @@ func (d *Deliverer) Process(ctx context.Context, body []byte) error {
 		ID: t.DeliveryID, EndpointID: ep.ID, EventID: t.Event.ID, EventType: t.Event.Type,
 		Request: logged, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(d.logTTL()),
 	}
-	if stopped != nil && !a.OK() {
-		if res.StatusCode >= 200 && res.StatusCode < 300 {
+	if stopped != nil {
+		if res.StatusCode != 0 {
 			// The receiver accepted it; only our read of its reply was
 			// cut short.
 			a.Error = ""
@@ -375,7 +380,7 @@ func (d *Deliverer) message(t *Task, wait time.Duration) (webhook.OutMessage, er
 		return webhook.OutMessage{}, fmt.Errorf("delivery: encode task: %w", err)
 	}
 	if err := webhook.CheckMessageBody("task", body); err != nil {
-		return webhook.OutMessage{}, fmt.Errorf("delivery: %s attempt %d: %w", t.DeliveryID, t.Attempt, err)
+		return webhook.OutMessage{}, fmt.Errorf("delivery: %s attempt %d: %w: %w", t.DeliveryID, t.Attempt, ErrTaskTooBig, err)
 	}
 	return webhook.OutMessage{ID: "0", Body: body, Delay: hop}, nil
 }
@@ -387,6 +392,10 @@ func (d *Deliverer) send(ctx context.Context, t *Task, msg webhook.OutMessage) e
 	return nil
 }
 
+// ErrTaskTooBig reports a delivery task over the queue's message size
+// limit (webhook.MaxMessageSize): no retry can send it.
+var ErrTaskTooBig = errors.New("delivery task too big to queue")
+
 // deliveryGetter is implemented by delivery logs that read a record back
 // (every adapter's).
 type deliveryGetter interface {
@@ -394,21 +403,22 @@ type deliveryGetter interface {
 }
 
 // deadLetterUnattempted ends a task without making its attempt (its
-// endpoint was deleted or disabled meanwhile). Earlier attempts, if any,
-// left its log record pending: it is marked dead-lettered too, its last
-// attempt rewritten as it was logged, so the log does not show the
-// delivery pending for good. A failure to do so is logged; the DLQ holds
-// the outcome either way.
+// endpoint was deleted or disabled meanwhile). A log record left pending
+// by earlier attempts (or by this one, cut short) is marked dead-lettered
+// too, its last attempt rewritten as it was logged, so the log does not
+// show the delivery pending for good; a record already settled (this
+// message is a duplicate) is left alone. A failure to do so is logged;
+// the DLQ holds the outcome either way.
 func (d *Deliverer) deadLetterUnattempted(ctx context.Context, log taskLogger, t *Task, reason string) error {
 	if err := d.deadLetter(ctx, log, t, nil, reason); err != nil {
 		return err
 	}
 	g, ok := d.Log.(deliveryGetter)
-	if t.Attempt <= 1 || !ok {
+	if !ok {
 		return nil
 	}
 	rec, err := g.GetDelivery(ctx, t.DeliveryID)
-	if err == nil && len(rec.Attempts) > 0 {
+	if err == nil && rec.Status == webhook.DeliveryPending && len(rec.Attempts) > 0 {
 		rec.Status, rec.UpdatedAt = webhook.DeliveryDeadLettered, d.now()
 		err = d.Log.AppendAttempt(ctx, rec, rec.Attempts[len(rec.Attempts)-1])
 	}

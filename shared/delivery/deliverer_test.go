@@ -233,7 +233,7 @@ func TestAttemptCutShortByShutdown(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		e.http.during = cancel
-		e.http.answers = []sender.Result{{Err: errors.New("attempt canceled by the caller while waiting for the response")}}
+		e.http.answers = []sender.Result{{Err: fmt.Errorf("attempt canceled by the caller while waiting for the response: %w", context.Canceled)}}
 		task := delivery.NewTask(event("evt_cut"), e.ep.ID)
 		if err := e.d.Process(ctx, body(t, task)); err == nil || !errors.Is(err, context.Canceled) {
 			t.Fatalf("Process: %v, want the message handed out again (context canceled)", err)
@@ -261,12 +261,26 @@ func TestAttemptCutShortByShutdown(t *testing.T) {
 			t.Errorf("after the restart: %s with attempts %+v, want delivered by attempt 1", d.Status, d.Attempts)
 		}
 	})
+	t.Run("the receiver failed it first", func(t *testing.T) {
+		e := setup(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		e.http.during = cancel
+		e.http.answers = []sender.Result{{StatusCode: 500, Err: errors.New("HTTP 500")}}
+		task := delivery.NewTask(event("evt_cut_500"), e.ep.ID)
+		if err := e.d.Process(ctx, body(t, task)); err != nil {
+			t.Fatalf("Process: %v, want the failed attempt settled", err)
+		}
+		if next, _ := e.next(t); next.Attempt != 2 {
+			t.Errorf("queued attempt %d, want 2: a failure the receiver gave counts", next.Attempt)
+		}
+	})
 	t.Run("2xx received", func(t *testing.T) {
 		e := setup(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		e.http.during = cancel
-		e.http.answers = []sender.Result{{StatusCode: 200, Body: []byte("o"), Err: errors.New("attempt canceled by the caller while reading the response body")}}
+		e.http.answers = []sender.Result{{StatusCode: 200, Body: []byte("o"), Err: fmt.Errorf("attempt canceled by the caller while reading the response body: %w", context.Canceled)}}
 		task := delivery.NewTask(event("evt_cut_ok"), e.ep.ID)
 		if err := e.d.Process(ctx, body(t, task)); err != nil {
 			t.Fatalf("Process: %v, want the delivery settled", err)
@@ -502,6 +516,27 @@ func TestDisabledMidRetryEndsTheLog(t *testing.T) {
 	}
 	if len(e.http.reqs) != 1 {
 		t.Errorf("%d requests, want only attempt 1", len(e.http.reqs))
+	}
+
+	// A settled record is left alone: a duplicate of a delivered task,
+	// handled after its endpoint was disabled, doesn't rewrite it.
+	e.ep.Status, e.ep.Version = webhook.StatusActive, 3
+	if err := e.db.UpdateEndpoint(context.Background(), e.ep); err != nil {
+		t.Fatal(err)
+	}
+	ok := delivery.NewTask(event("evt_on"), e.ep.ID)
+	if err := e.d.Process(context.Background(), body(t, ok)); err != nil {
+		t.Fatal(err)
+	}
+	e.ep.Status, e.ep.Version = webhook.StatusInactive, 4
+	if err := e.db.UpdateEndpoint(context.Background(), e.ep); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.d.Process(context.Background(), body(t, ok)); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := e.db.GetDelivery(context.Background(), ok.DeliveryID); err != nil || d.Status != webhook.DeliveryDelivered {
+		t.Errorf("a delivered record after a duplicate: %+v, %v; want still delivered", d, err)
 	}
 }
 

@@ -114,9 +114,9 @@ func Match(eps []*webhook.Endpoint, ev *webhook.Event, plan webhook.Plan) (match
 // Publish fans ev out. An error means nothing is known to be done for sure
 // and the event must be handed in again (EventBridge retries the Lambda;
 // local mode keeps it queued): tasks already enqueued are deduplicated by
-// the delivery stage. The exception is an invalid error (webhook.KindOf):
-// an event too big to queue as a delivery task, which no retry can mend;
-// nothing was sent for it.
+// the delivery stage. The exception is delivery.ErrTaskTooBig: an event
+// too big to queue as a delivery task, which no retry can mend; nothing
+// was sent for it.
 func (f *Fanout) Publish(ctx context.Context, ev *webhook.Event) (Result, error) {
 	lease, err := f.Keys.Acquire(ctx, "event:"+ev.ID, 1, f.lease())
 	switch {
@@ -149,7 +149,7 @@ func (f *Fanout) Publish(ctx context.Context, ev *webhook.Event) (Result, error)
 		// All about one size (they differ in the endpoint id only): an
 		// event too big to queue fails as a whole, before any send.
 		if err := webhook.CheckMessageBody("detail", b); err != nil {
-			return Result{}, fmt.Errorf("fanout: event %s as a delivery task: %w", ev.ID, err)
+			return Result{}, fmt.Errorf("fanout: event %s: %w: %w", ev.ID, delivery.ErrTaskTooBig, err)
 		}
 	}
 	if q, ok := f.Queue.(eachSender); ok {

@@ -3,6 +3,7 @@ package handler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -39,7 +40,7 @@ func (h *Filter) Handle(ctx context.Context, ev events.EventBridgeEvent) error {
 	e, err := ParseEventBridge(ev)
 	if err == nil {
 		err = h.Fanout.Dispatch(ctx, e)
-		if err == nil || webhook.KindOf(err) != webhook.KindInvalid {
+		if !errors.Is(err, delivery.ErrTaskTooBig) {
 			return err
 		}
 	}

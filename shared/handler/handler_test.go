@@ -77,7 +77,8 @@ func TestFilterHandler(t *testing.T) {
 		{"unknown type is poison", bridgeEvent(t, "call.exploded", sample.Detail), nil, false, 0, "detail-type"},
 		{"invalid detail is poison", bridgeEvent(t, "call.completed", `{"data":{"call_id":1}}`), nil, false, 0, "detail.data.call_id"},
 		{"store trouble is retried by EventBridge", bridgeEvent(t, "call.completed", sample.Detail), errors.New("dynamo down"), true, 1, ""},
-		{"an event too big to queue is poison", bridgeEvent(t, "call.completed", sample.Detail), fmt.Errorf("fanout: %w", webhook.Invalid("detail", "300000 bytes is over the 262144 byte limit")), false, 1, "over the 262144 byte limit"},
+		{"other invalid fan-out errors are retried", bridgeEvent(t, "call.completed", sample.Detail), webhook.Invalid("queue", "no such queue"), true, 1, ""},
+		{"an event too big to queue is poison", bridgeEvent(t, "call.completed", sample.Detail), fmt.Errorf("fanout: %w: %w", delivery.ErrTaskTooBig, webhook.Invalid("detail", "300000 bytes is over the 262144 byte limit")), false, 1, "over the 262144 byte limit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pub, dlq := &recordingPublisher{err: tc.publishErr}, &recordingDLQ{}

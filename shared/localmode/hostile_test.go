@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	catalog "github.com/phoneshield/webhooks/events"
 	"github.com/phoneshield/webhooks/shared/putevents"
 	"github.com/phoneshield/webhooks/shared/webhook"
@@ -215,5 +217,46 @@ func TestLargestEventDelivered(t *testing.T) {
 	}
 	if err := json.Unmarshal(got.Body, &body); err != nil || len(body.Data.Pad) < putevents.MaxEntrySize-4096 {
 		t.Errorf("the receiver got data.pad of %d bytes (%v), want the event whole", len(body.Data.Pad), err)
+	}
+
+	// The same for an event whose size comes from JSON escapes: '<' takes
+	// 6 bytes encoded; padded to just under the encoded limit, it goes
+	// through all six attempts too.
+	e := sample(t, "call.received", "evt_escaped")
+	var detail map[string]any
+	if err := json.Unmarshal([]byte(e.Detail), &detail); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := json.Marshal(events.EventBridgeEvent{Version: "0", ID: strings.Repeat("u", 36), DetailType: e.DetailType, Source: e.Source,
+		AccountID: "000000000000", Time: time.Date(2026, 11, 27, 10, 0, 0, 123456789, time.UTC), Region: "local", Resources: []string{},
+		Detail: json.RawMessage(e.Detail)})
+	pad := (putevents.MaxEncodedSize - len(stored) - 64) / 6
+	detail["data"].(map[string]any)["pad"] = strings.Repeat("<", pad)
+	var sent strings.Builder
+	enc := json.NewEncoder(&sent)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(detail); err != nil {
+		t.Fatal(err)
+	}
+	e.Detail = sent.String()
+	if err := c.PutEvents(ctx, []catalog.Entry{e}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if got, ok := rcv.Get("evt_escaped"); ok && got.Requests == 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			ds, _ := c.Deliveries(ctx, ep.ID)
+			t.Fatalf("the escaped event did not reach its sixth attempt: %s", summary(ds))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ds := waitSettled(t, c, ep.ID, 2, 30*time.Second)
+	for _, d := range ds {
+		if d.Status != webhook.DeliveryDelivered || len(d.Attempts) != 6 {
+			t.Errorf("%s: %s after %d attempts, want delivered after 6", d.EventID, d.Status, len(d.Attempts))
+		}
 	}
 }

@@ -322,7 +322,7 @@ func (s *Server) reconcile() {
 		}
 		// A deleted endpoint's queue: polled while it holds messages
 		// (visible, in flight or delayed), which its pollers dead-letter.
-		if visible, inflight, delayed := s.db.QueueDepth(q); visible+inflight+delayed > 0 {
+		if s.db.QueueLen(q) > 0 {
 			want[q] = true
 		}
 	}

@@ -29,16 +29,19 @@ import (
 )
 
 // Limits: EventBridge's, except that an entry may take up to its 256 KiB
-// less QueueRoom, kept for what the pipeline wraps the event in (the
-// EventBridge event around the detail, then the delivery task and the
-// outcomes each retry carries), so that every accepted event can be queued
-// (webhook.MaxMessageSize). On AWS, EventBridge accepts the full 256 KiB
-// and the filter dead-letters an event too big to queue.
+// less QueueRoom, and its event, encoded as the pipeline stores and queues
+// it (JSON, whose escapes — \u003c for <, \u2028, ... — can make it far
+// bigger than the entry), at most MaxEncodedSize: room is kept for what
+// the pipeline adds (the delivery task, the outcomes each retry carries),
+// so that every accepted event can be queued (webhook.MaxMessageSize). On
+// AWS, EventBridge accepts up to 256 KiB as sent and the filter
+// dead-letters an event too big to queue.
 const (
-	MaxEntries   = 10
-	QueueRoom    = 8 << 10
-	MaxEntrySize = 256<<10 - QueueRoom
-	MaxBody      = 1 << 20
+	MaxEntries     = 10
+	QueueRoom      = 8 << 10
+	MaxEntrySize   = 256<<10 - QueueRoom
+	MaxEncodedSize = webhook.MaxMessageSize - 4<<10
+	MaxBody        = 1 << 20
 )
 
 // Sink stores accepted events durably (local mode's event queue).
@@ -170,11 +173,17 @@ func (h *Handler) toEvent(e entry) (events.EventBridgeEvent, error) {
 		// which PutEvents field that is.
 		return zero, fmt.Errorf("%s: %w", entryField(webhook.FieldOf(err)), err)
 	}
-	return events.EventBridgeEvent{
+	ev := events.EventBridgeEvent{
 		Version: "0", ID: id, DetailType: e.DetailType, Source: e.Source,
 		AccountID: h.account(), Time: at, Region: h.region(),
 		Resources: nonNil(e.Resources), Detail: json.RawMessage(e.Detail),
-	}, nil
+	}
+	if b, err := json.Marshal(ev); err != nil {
+		return zero, webhook.Invalid("Detail", "%v", err)
+	} else if len(b) > MaxEncodedSize {
+		return zero, webhook.Invalid("Detail", "the event is %d bytes encoded as JSON (escapes such as \\u003c for < included); local mode's limit is %d", len(b), MaxEncodedSize)
+	}
+	return ev, nil
 }
 
 func entryField(f string) string {

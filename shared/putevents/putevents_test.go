@@ -106,6 +106,7 @@ func TestEntryErrors(t *testing.T) {
 		{"missing required field", `{"Source":"phoneshield","DetailType":"call.received","Detail":"{\"data\":{\"phone_number\":\"+15551234567\"}}"}`, "detail.data.call_id"},
 		{"Time a string", `{"Source":"phoneshield","DetailType":"call.received","Detail":"{}","Time":"yesterday"}`, "Entries[1].Time: must be a timestamp in epoch seconds"},
 		{"Time negative", `{"Source":"phoneshield","DetailType":"call.received","Detail":"{}","Time":-1}`, "Entries[1].Time"},
+		{"escapes past the limit", escaped(t, 50000), "Entries[1].Detail: the event is"},
 		{"entry over 256 KiB", `{"Source":"phoneshield","DetailType":"call.received","Detail":"` + strings.Repeat("x", MaxEntrySize) + `"}`, "Entries[1].Detail: entry is"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,6 +134,30 @@ func TestEntryErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// escaped is a call.received entry whose data carries n '<', each of
+// which JSON encodes as 6 bytes (\u003c).
+func escaped(t *testing.T, n int) string {
+	t.Helper()
+	e, err := catalog.Sample("call.received")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var detail map[string]any
+	if err := json.Unmarshal([]byte(e.Detail), &detail); err != nil {
+		t.Fatal(err)
+	}
+	detail["data"].(map[string]any)["pad"] = strings.Repeat("<", n)
+	var d strings.Builder
+	enc := json.NewEncoder(&d)
+	enc.SetEscapeHTML(false) // the entry as sent holds the '<' themselves
+	if err := enc.Encode(detail); err != nil {
+		t.Fatal(err)
+	}
+	e.Detail = d.String()
+	b, _ := json.Marshal(e)
+	return string(b)
 }
 
 func TestAcceptedEvent(t *testing.T) {
