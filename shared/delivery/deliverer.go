@@ -250,7 +250,9 @@ const SettleTimeout = 10 * time.Second
 // the delivery log in the same record as the key: Settle records attempt a
 // and ends the lease — finishing the key when done, releasing attempt
 // l.Attempt otherwise — in one write. The DynamoDB adapter implements it so
-// a delivery costs two writes (acquire, settle), not three.
+// a delivery costs two writes (acquire, settle), not three. An error
+// wrapping webhook.ErrLogNotWritten means the lease was ended and only the
+// log write failed: it is reported, and the delivery moves on.
 type Settler interface {
 	Settle(ctx context.Context, l webhook.Lease, done bool, d *webhook.Delivery, a webhook.Attempt) error
 }
@@ -306,7 +308,12 @@ func (d *Deliverer) settle(ctx context.Context, log taskLogger, l webhook.Lease,
 		end = d.Keys.Finish
 	}
 	if s, ok := d.Keys.(Settler); ok {
-		if err := s.Settle(ctx, l, done, rec, a); err != nil {
+		err := s.Settle(ctx, l, done, rec, a)
+		if errors.Is(err, webhook.ErrLogNotWritten) {
+			log.Error("delivery log write failed", "error", err.Error())
+			return nil
+		}
+		if err != nil {
 			return fmt.Errorf("delivery: settle %s: %w", rec.ID, err)
 		}
 		return nil

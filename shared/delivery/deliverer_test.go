@@ -580,6 +580,31 @@ func TestRedriveKeepsEarlierAttempts(t *testing.T) {
 	}
 }
 
+// logLostSettler settles through the store, then reports that the log
+// part failed, as the DynamoDB adapter does with keys apart from the log.
+type logLostSettler struct{ *bolt.DB }
+
+func (s logLostSettler) Settle(ctx context.Context, l webhook.Lease, done bool, d *webhook.Delivery, a webhook.Attempt) error {
+	if err := s.DB.Settle(ctx, l, done, d, a); err != nil {
+		return err
+	}
+	return fmt.Errorf("settle: %w: item too large", webhook.ErrLogNotWritten)
+}
+
+// TestLogOnlyFailureMovesOn: a settle that ended the lease but failed to
+// write the log is reported, not retried: the message is done with.
+func TestLogOnlyFailureMovesOn(t *testing.T) {
+	e := setup(t)
+	e.d.Keys = logLostSettler{e.db}
+	task := delivery.NewTask(event("evt_lost_line"), e.ep.ID)
+	if err := e.d.Process(context.Background(), body(t, task)); err != nil {
+		t.Fatalf("Process = %v, want nil: the delivery is done, only its log line is lost", err)
+	}
+	if err := e.d.Process(context.Background(), body(t, task)); err != nil || len(e.http.reqs) != 1 {
+		t.Errorf("the same message again: %v, %d requests; want a dropped duplicate", err, len(e.http.reqs))
+	}
+}
+
 func TestHeldLeaseAndFailedEnqueueAreRetriedWithoutBurningAnAttempt(t *testing.T) {
 	e := setup(t)
 	task := delivery.NewTask(event("evt_h"), e.ep.ID)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -17,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aws/smithy-go"
 
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
@@ -34,8 +37,11 @@ const (
 	attemptPrefix  = "att_"        // att_<n> (att_<generation>_<n> after a redrive): S, the attempt as JSON
 )
 
-// Request size limits. An item holds at most 400 KB; six attempts with
-// their 4 KiB response excerpts take well under 100 KB.
+// Request size limits. An item holds at most 400 KB; a round of six
+// attempts with their 4 KiB response excerpts takes under 100 KB at
+// usual sizes (up to about 150 KB when JSON escapes blow the excerpts up),
+// but every redrive from the DLQ adds a round: an attempt that no longer
+// fits is stored without its excerpt (see AppendAttempt).
 const (
 	plainRequestMax  = 8 << 10   // larger requests are gzipped
 	storedRequestMax = 200 << 10 // gzipped requests are cut to fit
@@ -131,8 +137,8 @@ func decodeRequest(av types.AttributeValue) (webhook.Request, error) {
 	return r, nil
 }
 
-// apply adds the log writes to e: attempt n replaces any attempt of the
-// same number; status, updated_at and log_expires are set; the first-call
+// apply adds the log writes to e: the attempt replaces any attempt of
+// the same number and generation; status, updated_at and log_expires are set; the first-call
 // fields are set only if absent — unless old is given, when the record
 // starts afresh: they are overwritten and old's other attempts removed.
 // The TTL attribute is the caller's.
@@ -173,7 +179,31 @@ func (r *logRecord) apply(e *expr, old item) {
 // returned). The item's TTL is the log's expiry, or the key's if the item
 // holds a key that lives longer (again a second write, rare: the
 // Deliverer writes the log through Settle).
+//
+// An attempt that would take the item past DynamoDB's 400 KB (redrives
+// add rounds of attempts to one record) is stored without its response
+// excerpt, which says so (ExcerptDropped), rather than not at all.
 func (s *Store) AppendAttempt(ctx context.Context, d *webhook.Delivery, a webhook.Attempt) error {
+	err := s.appendAttempt(ctx, d, a)
+	if itemTooLarge(err) && a.Response != ExcerptDropped {
+		a.Response = ExcerptDropped
+		err = s.appendAttempt(ctx, d, a)
+	}
+	return err
+}
+
+// ExcerptDropped stands for a response excerpt left out of the delivery
+// log because the delivery's item had no room for it.
+const ExcerptDropped = "[excerpt dropped: this delivery's log record reached DynamoDB's 400 KB item limit]"
+
+// itemTooLarge reports DynamoDB's refusal of a write that would take an
+// item past 400 KB.
+func itemTooLarge(err error) bool {
+	ae, ok := errors.AsType[smithy.APIError](err)
+	return ok && ae.ErrorCode() == "ValidationException" && strings.Contains(ae.ErrorMessage(), "size")
+}
+
+func (s *Store) appendAttempt(ctx context.Context, d *webhook.Delivery, a webhook.Attempt) error {
 	if err := validateAppend(d, a); err != nil {
 		return fmt.Errorf("dynamo: append attempt to %s: %w", d.ID, err)
 	}

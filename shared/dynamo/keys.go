@@ -245,7 +245,7 @@ func (s *Store) endLease(ctx context.Context, l webhook.Lease, done bool) error 
 // current lease (ErrConflict otherwise, and nothing is written). The log
 // fields are those AppendAttempt writes: the request and the other
 // first-call fields only if absent, the attempt replacing one of the same
-// number.
+// number and generation.
 //
 // That takes the key and the log to be one item: Tables.Keys equal to
 // Tables.Deliveries and l.Key equal to d.ID. Otherwise (separate tables,
@@ -321,8 +321,13 @@ func (s *Store) settleApart(ctx context.Context, l webhook.Lease, done bool, d *
 	if done {
 		end = s.Finish
 	}
-	err := end(ctx, l)
-	return errors.Join(err, <-logErr)
+	if err := end(ctx, l); err != nil {
+		return errors.Join(err, <-logErr)
+	}
+	if err := <-logErr; err != nil {
+		return fmt.Errorf("%w: %w", webhook.ErrLogNotWritten, err)
+	}
+	return nil
 }
 
 func keyOf(id string) item { return key(id) }

@@ -1,7 +1,10 @@
 package dynamo
 
 import (
+	"context"
 	"errors"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"strings"
 	"testing"
 	"time"
@@ -143,6 +146,52 @@ func TestSettleSeparateTables(t *testing.T) {
 	bad.Token = "nope"
 	if err := s.Settle(ctx, bad, true, d, webhooktest.NewAttempt(2, d.CreatedAt, 200)); !errors.Is(err, webhook.ErrConflict) {
 		t.Errorf("Settle(wrong token) = %v, want ErrConflict", err)
+	}
+}
+
+// logDown fails every UpdateItem on one table, as if it were unavailable.
+type logDown struct {
+	API
+	table string
+}
+
+func (c logDown) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if aws.ToString(in.TableName) == c.table {
+		return nil, errors.New("table unavailable")
+	}
+	return c.API.UpdateItem(ctx, in, o...)
+}
+
+// TestSettleApartLogOnlyFailure: with keys apart from the log, a settle
+// whose lease ends but whose log write fails says so with
+// webhook.ErrLogNotWritten (the Deliverer then reports it and moves on);
+// one whose lease write fails is a plain error.
+func TestSettleApartLogOnlyFailure(t *testing.T) {
+	tables := testTables
+	tables.Keys = "keys"
+	api := fresh(t, tables)
+	s := New(logDown{API: api, table: tables.Deliveries}, tables, Options{})
+	ctx := t.Context()
+	d := webhooktest.NewDelivery("whk_a", "evt_down", webhooktest.Now())
+	l, err := s.Acquire(ctx, d.ID, 1, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Settle(ctx, l, true, d, webhooktest.NewAttempt(1, d.CreatedAt, 200)); !errors.Is(err, webhook.ErrLogNotWritten) {
+		t.Fatalf("Settle with the log down = %v, want ErrLogNotWritten", err)
+	}
+	if _, err := s.Acquire(ctx, d.ID, 1, time.Minute); !errors.Is(err, webhook.ErrDone) {
+		t.Errorf("Acquire after that Settle = %v, want ErrDone: the lease ended", err)
+	}
+
+	s = New(logDown{API: api, table: tables.Keys}, tables, Options{})
+	d = webhooktest.NewDelivery("whk_a", "evt_keys_down", webhooktest.Now())
+	l, err = New(api, tables, Options{}).Acquire(ctx, d.ID, 1, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Settle(ctx, l, true, d, webhooktest.NewAttempt(1, d.CreatedAt, 200)); err == nil || errors.Is(err, webhook.ErrLogNotWritten) {
+		t.Errorf("Settle with the keys down = %v, want a plain error", err)
 	}
 }
 
@@ -316,4 +365,43 @@ func mustGet(t *testing.T, s *Store, id string) *webhook.Delivery {
 		t.Fatalf("GetDelivery(%s): %v", id, err)
 	}
 	return d
+}
+
+// TestRedriveRoundsFitAnItem: every redrive adds a round of attempts to a
+// delivery's one item. Rounds of six failed attempts whose 4 KiB HTML
+// error pages JSON-escape to about 24 KB each soon pass DynamoDB's 400 KB;
+// from then on each attempt is still logged, without its excerpt.
+func TestRedriveRoundsFitAnItem(t *testing.T) {
+	s := New(fresh(t, testTables), testTables, Options{})
+	now := webhooktest.Now()
+	d := webhooktest.NewDelivery(webhooktest.UniqueID("whk_"), webhooktest.UniqueID("evt_"), now)
+	page := strings.Repeat("<", webhook.MaxResponseExcerpt)
+	var want []webhook.Attempt
+	for gen := range 5 {
+		for n := 1; n <= 6; n++ {
+			a := webhooktest.NewAttempt(n, now.Add(time.Duration(gen*6+n)*time.Minute), 503)
+			a.Generation, a.Response = gen, page
+			if err := s.AppendAttempt(t.Context(), d, a); err != nil {
+				t.Fatalf("generation %d attempt %d: %v", gen, n, err)
+			}
+			want = append(want, a)
+		}
+	}
+	got := mustGet(t, s, d.ID).Attempts
+	if len(got) != len(want) {
+		t.Fatalf("%d attempts logged, want %d", len(got), len(want))
+	}
+	dropped := 0
+	for i, a := range got {
+		if a.Response == ExcerptDropped {
+			dropped++
+			a.Response = page
+		}
+		if a.Compare(want[i]) != 0 || a.Response != page || a.StatusCode != 503 {
+			t.Errorf("attempt %d = generation %d attempt %d (%d), want generation %d attempt %d", i, a.Generation, a.N, a.StatusCode, want[i].Generation, want[i].N)
+		}
+	}
+	if dropped == 0 || dropped == len(got) {
+		t.Errorf("%d of %d excerpts dropped, want the later ones only", dropped, len(got))
+	}
 }

@@ -739,6 +739,15 @@ func TestHoldsOutlastTheAttempt(t *testing.T) {
 			t.Errorf("holds(%v) = %v, %v: does not outlast the attempt and its logging (%v)", tt.attempt, visibility, lease, attempt)
 		}
 	}
+	// Start passes them on to the delivery pollers and the deliverer.
+	s, _ := start(t, func(c *Config) { c.AttemptTimeout = 90 * time.Second })
+	d, ok := s.deliver.Deliverer.(*delivery.Deliverer)
+	if !ok {
+		t.Fatalf("the delivery handler runs a %T", s.deliver.Deliverer)
+	}
+	if s.visibility != 105*time.Second || d.Lease != 210*time.Second {
+		t.Errorf("with a 90s attempt timeout: visibility %v, lease %v; want 1m45s, 3m30s", s.visibility, d.Lease)
+	}
 	for _, bad := range []time.Duration{-time.Second, MaxAttemptTimeout + time.Second} {
 		if s, err := Start(Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), AttemptTimeout: bad}); err == nil || !strings.Contains(err.Error(), "attempt timeout") {
 			if s != nil {

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -79,6 +80,11 @@ type DeliveryLog interface {
 	// are left out.
 	ListDeliveries(ctx context.Context, endpointID string, p Page) (ds []*Delivery, next string, err error)
 }
+
+// ErrLogNotWritten is wrapped by a combined write (delivery.Settler) whose
+// other part succeeded when only its delivery-log write failed: the
+// delivery moves on, and the failure is only reported.
+var ErrLogNotWritten = errors.New("delivery log not written")
 
 // OutMessage is a message to send to a queue.
 type OutMessage struct {
