@@ -366,7 +366,7 @@ func (d *Deliverer) requeue(ctx context.Context, t *Task, wait time.Duration) er
 // message is the queue message of t after wait (one hop of it, see
 // requeue). A task over the queue's size limit sheds the response
 // excerpts of its earlier outcomes (the delivery log keeps them); one
-// still over it is an invalid error.
+// still over it is ErrTaskTooBig (and an invalid error).
 func (d *Deliverer) message(t *Task, wait time.Duration) (webhook.OutMessage, error) {
 	hop := wait
 	if hop > webhook.MaxQueueDelay {
