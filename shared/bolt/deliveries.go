@@ -162,7 +162,7 @@ func putDelivery(tx *bbolt.Tx, d *webhook.Delivery, seq, v []byte) error {
 // delivery is encoded before the write is queued, so the group commit only
 // has to check that the delivery is new and store it.
 func (db *DB) AppendAttempt(ctx context.Context, d *webhook.Delivery, a webhook.Attempt) error {
-	if err := checkAttempt(d, a); err != nil {
+	if err := webhook.CheckAppend(d, a); err != nil {
 		return fmt.Errorf("bolt: append attempt to %q: %w", d.ID, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -183,18 +183,6 @@ func (db *DB) AppendAttempt(ctx context.Context, d *webhook.Delivery, a webhook.
 	}
 	if err != nil {
 		return fmt.Errorf("bolt: append attempt %d to %s: %w", a.N, d.ID, err)
-	}
-	return nil
-}
-
-func checkAttempt(d *webhook.Delivery, a webhook.Attempt) error {
-	switch {
-	case d.ID == "":
-		return webhook.Invalid("id", "required")
-	case d.EndpointID == "":
-		return webhook.Invalid("endpoint_id", "required")
-	case a.N < 1:
-		return webhook.Invalid("attempt", "must be at least 1, got %d", a.N)
 	}
 	return nil
 }

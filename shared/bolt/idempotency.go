@@ -241,7 +241,7 @@ func (db *DB) Release(ctx context.Context, l webhook.Lease) error {
 // waited for apart. Nothing is written unless l is the key's current
 // lease.
 func (db *DB) Settle(ctx context.Context, l webhook.Lease, done bool, d *webhook.Delivery, a webhook.Attempt) error {
-	if err := checkAttempt(d, a); err != nil {
+	if err := webhook.CheckAppend(d, a); err != nil {
 		return fmt.Errorf("bolt: settle %s: %w", l.Key, err)
 	}
 	if err := db.endLease(ctx, l, done, d, a); err != nil {

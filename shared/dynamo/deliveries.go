@@ -47,18 +47,6 @@ const (
 	storedRequestMax = 200 << 10 // gzipped requests are cut to fit
 )
 
-func validateAppend(d *webhook.Delivery, a webhook.Attempt) error {
-	switch {
-	case d.ID == "":
-		return webhook.Invalid("id", "required")
-	case d.EndpointID == "":
-		return webhook.Invalid("endpoint_id", "required")
-	case a.N < 1:
-		return webhook.Invalid("attempt", "must be at least 1, got %d", a.N)
-	}
-	return nil
-}
-
 // logRecord is one AppendAttempt's worth of log fields, encoded.
 type logRecord struct {
 	d       webhook.Delivery
@@ -204,7 +192,7 @@ func itemTooLarge(err error) bool {
 }
 
 func (s *Store) appendAttempt(ctx context.Context, d *webhook.Delivery, a webhook.Attempt) error {
-	if err := validateAppend(d, a); err != nil {
+	if err := webhook.CheckAppend(d, a); err != nil {
 		return fmt.Errorf("dynamo: append attempt to %s: %w", d.ID, err)
 	}
 	rec, err := encodeLog(d, a)

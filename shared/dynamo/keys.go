@@ -252,7 +252,7 @@ func (s *Store) endLease(ctx context.Context, l webhook.Lease, done bool) error 
 // or a redrive's key "<delivery id>#<generation>") Settle makes the two
 // writes, log and lease, concurrently.
 func (s *Store) Settle(ctx context.Context, l webhook.Lease, done bool, d *webhook.Delivery, a webhook.Attempt) error {
-	if err := validateAppend(d, a); err != nil {
+	if err := webhook.CheckAppend(d, a); err != nil {
 		return fmt.Errorf("dynamo: settle %s: %w", d.ID, err)
 	}
 	if l.Key == "" || l.Token == "" {

@@ -167,6 +167,20 @@ func CheckMessageBody(field string, body []byte) error {
 	return nil
 }
 
+// CheckAppend validates the arguments of AppendAttempt (and of a
+// Settler's Settle) the way every DeliveryLog adapter does.
+func CheckAppend(d *Delivery, a Attempt) error {
+	switch {
+	case d.ID == "":
+		return Invalid("id", "required")
+	case d.EndpointID == "":
+		return Invalid("endpoint_id", "required")
+	case a.N < 1:
+		return Invalid("attempt", "must be at least 1, got %d", a.N)
+	}
+	return nil
+}
+
 // CheckOutMessages validates the messages of one SendMessages call the way
 // every Queue adapter does.
 func CheckOutMessages(msgs []OutMessage) error {
