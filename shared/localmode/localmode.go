@@ -259,15 +259,12 @@ func (s *Server) Close() error {
 	return err
 }
 
-// Accept implements putevents.Sink: it stores events on the event queue.
-func (s *Server) Accept(ctx context.Context, evs []events.EventBridgeEvent) error {
+// Accept implements putevents.Sink: it stores events on the event queue,
+// each as its JSON encoding.
+func (s *Server) Accept(ctx context.Context, evs []putevents.Accepted) error {
 	msgs := make([]webhook.OutMessage, len(evs))
 	for i, ev := range evs {
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return err
-		}
-		msgs[i] = webhook.OutMessage{ID: strconv.Itoa(i), Body: b}
+		msgs[i] = webhook.OutMessage{ID: strconv.Itoa(i), Body: ev.JSON}
 	}
 	return s.db.SendMessages(ctx, EventQueue, msgs)
 }

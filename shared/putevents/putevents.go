@@ -46,7 +46,15 @@ const (
 
 // Sink stores accepted events durably (local mode's event queue).
 type Sink interface {
-	Accept(ctx context.Context, evs []events.EventBridgeEvent) error
+	Accept(ctx context.Context, evs []Accepted) error
+}
+
+// Accepted is an accepted event and its JSON encoding, as EventBridge
+// hands it to a target: encoded once, by the handler, which checks its
+// size (MaxEncodedSize), for the Sink to store as is.
+type Accepted struct {
+	Event events.EventBridgeEvent
+	JSON  []byte
 }
 
 // Handler serves PutEvents.
@@ -115,7 +123,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := response{Entries: make([]ResultEntry, len(req.Entries))}
 	var (
-		accepted []events.EventBridgeEvent
+		accepted []Accepted
 		index    []int
 	)
 	for i, e := range req.Entries {
@@ -137,7 +145,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		} else {
 			for k, i := range index {
-				resp.Entries[i] = ResultEntry{EventID: accepted[k].ID}
+				resp.Entries[i] = ResultEntry{EventID: accepted[k].Event.ID}
 			}
 		}
 	}
@@ -147,8 +155,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // toEvent validates one entry and builds the event EventBridge would hand
 // to the filter Lambda. Errors name the entry's field.
-func (h *Handler) toEvent(e entry) (events.EventBridgeEvent, error) {
-	var zero events.EventBridgeEvent
+func (h *Handler) toEvent(e entry) (Accepted, error) {
+	var zero Accepted
 	size := len(e.Source) + len(e.DetailType) + len(e.Detail)
 	for _, r := range e.Resources {
 		size += len(r)
@@ -178,12 +186,14 @@ func (h *Handler) toEvent(e entry) (events.EventBridgeEvent, error) {
 		AccountID: h.account(), Time: at, Region: h.region(),
 		Resources: nonNil(e.Resources), Detail: json.RawMessage(e.Detail),
 	}
-	if b, err := json.Marshal(ev); err != nil {
+	b, err := json.Marshal(ev)
+	if err != nil {
 		return zero, webhook.Invalid("Detail", "%v", err)
-	} else if len(b) > MaxEncodedSize {
+	}
+	if len(b) > MaxEncodedSize {
 		return zero, webhook.Invalid("Detail", "the event is %d bytes encoded as JSON (escapes such as \\u003c for < included); local mode's limit is %d", len(b), MaxEncodedSize)
 	}
-	return ev, nil
+	return Accepted{Event: ev, JSON: b}, nil
 }
 
 func entryField(f string) string {

@@ -18,14 +18,17 @@ import (
 // sink is a hand-written Sink that keeps what it accepts, or fails.
 type sink struct {
 	got  []events.EventBridgeEvent
+	json [][]byte // the encoding handed with each
 	fail error
 }
 
-func (s *sink) Accept(_ context.Context, evs []events.EventBridgeEvent) error {
+func (s *sink) Accept(_ context.Context, evs []Accepted) error {
 	if s.fail != nil {
 		return s.fail
 	}
-	s.got = append(s.got, evs...)
+	for _, a := range evs {
+		s.got, s.json = append(s.got, a.Event), append(s.json, a.JSON)
+	}
 	return nil
 }
 
@@ -175,6 +178,9 @@ func TestAcceptedEvent(t *testing.T) {
 		t.Fatalf("got %d %v with %d accepted, want one accepted", status, got, len(s.got))
 	}
 	ev := s.got[0]
+	if want, _ := json.Marshal(ev); string(s.json[0]) != string(want) {
+		t.Errorf("the sink was handed %s, want the event's encoding %s", s.json[0], want)
+	}
 	if want := time.Unix(1795773600, 5e8).UTC(); !ev.Time.Equal(want) {
 		t.Errorf("Time = %v, want %v (the entry's Time)", ev.Time, want)
 	}
