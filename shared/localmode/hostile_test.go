@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,34 +15,8 @@ import (
 	catalog "github.com/phoneshield/webhooks/events"
 	"github.com/phoneshield/webhooks/shared/putevents"
 	"github.com/phoneshield/webhooks/shared/webhook"
+	"github.com/phoneshield/webhooks/shared/webhooktest"
 )
-
-// rawReceiver answers every connection made to it with serve, on its own
-// goroutine, until the test ends (the listener is closed then and each
-// serve is bounded).
-func rawReceiver(t *testing.T, serve func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				serve(c)
-			})
-		}
-	})
-	return "http://" + ln.Addr().String() + "/hook"
-}
 
 // httpReceiver serves h over HTTP on a loopback port until the test or
 // benchmark ends, and returns its URL.
@@ -77,21 +50,9 @@ func TestHostileReceivers(t *testing.T) {
 			}
 		}
 	})
-	dripURL := httpReceiver(t, func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusOK)
-		for range 100 { // bounded: at most 5 s
-			if _, err := w.Write([]byte("x")); err != nil {
-				return
-			}
-			w.(http.Flusher).Flush()
-			select {
-			case <-r.Context().Done():
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	})
-	garbageURL := rawReceiver(t, func(c net.Conn) {
+	dripURL := httpReceiver(t, webhooktest.DripBody(100, 50*time.Millisecond)) // at most 5 s
+	// Six attempts, with room to spare.
+	garbageURL := webhooktest.RawServer(t, 12, func(c net.Conn) {
 		c.Read(make([]byte, 4096))
 		c.Write([]byte("SSH-2.0-OpenSSH_9.6\r\n\r\n"))
 	})

@@ -11,13 +11,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/phoneshield/webhooks/shared/egress"
 	"github.com/phoneshield/webhooks/shared/webhook"
+	"github.com/phoneshield/webhooks/shared/webhooktest"
 )
 
 // Every connection in these tests goes to 127.0.0.1 (httptest servers and
@@ -66,41 +66,6 @@ func rootsOf(srv *httptest.Server) *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Certificate())
 	return &tls.Config{RootCAs: pool}
-}
-
-// rawServer listens on 127.0.0.1 and runs serve on each of at most max
-// accepted connections.
-func rawServer(t testing.TB, max int, serve func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	done := make(chan struct{})
-	t.Cleanup(func() {
-		close(done)
-		ln.Close()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for range max { // bounded
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				go func() { <-done; c.Close() }()
-				serve(c)
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String() + "/hook"
 }
 
 func send(s *Sender, url string) Result {
@@ -327,20 +292,7 @@ func TestSendTimeout(t *testing.T) {
 }
 
 func TestSendSlowDripBody(t *testing.T) {
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(200)
-		for range 200 { // bounded: at most 10 s
-			if _, err := w.Write([]byte("x")); err != nil {
-				return
-			}
-			w.(http.Flusher).Flush()
-			select {
-			case <-r.Context().Done():
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	})
+	h := webhooktest.DripBody(200, 50*time.Millisecond) // at most 10 s
 	srv, _ := countingServer(t, h, false)
 	const timeout = 300 * time.Millisecond
 	s := newSender(t, Options{Timeout: timeout})
@@ -360,7 +312,7 @@ func TestSendSlowDripBody(t *testing.T) {
 }
 
 func TestSendSlowDripHeaders(t *testing.T) {
-	url := rawServer(t, 2, func(c net.Conn) {
+	url := webhooktest.RawServer(t, 2, func(c net.Conn) {
 		c.Read(make([]byte, 4096))
 		c.Write([]byte("HTTP/1.1 200 OK\r\n"))
 		for range 200 { // bounded: at most 10 s
@@ -479,7 +431,7 @@ func TestSendHostileResponses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			url := rawServer(t, 4, tt.serve)
+			url := webhooktest.RawServer(t, 4, tt.serve)
 			s := newSender(t, Options{Timeout: 2 * time.Second})
 			start := time.Now()
 			res := send(s, url)

@@ -26,8 +26,8 @@
 //   - Idempotency: a lease that ran out but was not taken over is still the
 //     key's current lease, so Finish and Release with it succeed. Finish
 //     and Release with a lease the store never issued return ErrConflict.
-//   - DeliveryLog: attempts are returned ordered by attempt number, however
-//     they were appended; a listing may end with an empty page, but a page
+//   - DeliveryLog: attempts are returned ordered by generation, then
+//     attempt number (webhook.Attempt.Compare), however they were appended; a listing may end with an empty page, but a page
 //     with a next cursor is never empty.
 //   - Queue: DeleteMessage with a stale receipt (the message was received
 //     again since) leaves the message queued. SQS documents that such a
@@ -43,5 +43,5 @@
 // The constructors (NewEndpoint, NewDelivery, NewAttempt, NewDeadLetter,
 // NewEvent, …) return realistic values with every field set, and Diff and
 // CheckEqual compare them field by field; other packages' tests may use
-// them too.
+// them too, and the hostile receivers RawServer and DripBody.
 package webhooktest
