@@ -410,19 +410,47 @@ type deliveryGetter interface {
 }
 
 // deadLetterUnattempted ends a task without making its attempt (its
-// endpoint was deleted or disabled meanwhile). A log record left pending
-// by earlier attempts (or by this one, cut short) is marked dead-lettered
-// too, its last attempt rewritten as it was logged, so the log does not
-// show the delivery pending for good; a record already settled (this
-// message is a duplicate) is left alone. A failure to do so is logged;
-// the DLQ holds the outcome either way.
+// endpoint was deleted or disabled meanwhile). It takes the task's
+// idempotency key first, as an attempt would: a duplicate of a task
+// already ended (delivered, dead-lettered, or its attempt made) is
+// dropped, so it neither adds a dead letter for a delivery that was made
+// (whose redrive would deliver it twice) nor replaces one holding every
+// attempt's outcome; a task whose key is held elsewhere is retried later.
+// A log record left pending by earlier attempts (or by this one, cut
+// short) is marked dead-lettered too, its last attempt rewritten as it was
+// logged, so the log does not show the delivery pending for good; a record
+// already settled is left alone. A failure to do so is logged; the DLQ
+// holds the outcome either way. The key is then finished: this round of
+// the delivery is over, and a redrive starts a new one under a new key.
 func (d *Deliverer) deadLetterUnattempted(ctx context.Context, log taskLogger, t *Task, reason string) error {
+	lease, err := d.Keys.Acquire(ctx, t.Key(), t.Attempt, d.lease())
+	switch {
+	case errors.Is(err, webhook.ErrDone), errors.Is(err, webhook.ErrStale):
+		log.Info("duplicate task dropped", "reason", err.Error())
+		return nil
+	case err != nil:
+		return fmt.Errorf("delivery: acquire %s attempt %d: %w", t.Key(), t.Attempt, err)
+	}
+	// Its lease, if what follows fails, lapses: the message is handed out
+	// again and this is done again (a Release would record the attempt
+	// as made, and the retry would be dropped as stale).
 	if err := d.deadLetter(ctx, log, t, nil, reason); err != nil {
 		return err
 	}
+	d.endPendingLog(ctx, log, t)
+	if err := d.Keys.Finish(ctx, lease); err != nil {
+		return fmt.Errorf("delivery: finish %s: %w", t.Key(), err)
+	}
+	return nil
+}
+
+// endPendingLog marks the log record of a task ended without its attempt
+// dead-lettered if earlier attempts left it pending (see
+// deadLetterUnattempted).
+func (d *Deliverer) endPendingLog(ctx context.Context, log taskLogger, t *Task) {
 	g, ok := d.Log.(deliveryGetter)
 	if !ok {
-		return nil
+		return
 	}
 	rec, err := g.GetDelivery(ctx, t.DeliveryID)
 	if err == nil && rec.Status == webhook.DeliveryPending && len(rec.Attempts) > 0 {
@@ -432,7 +460,6 @@ func (d *Deliverer) deadLetterUnattempted(ctx context.Context, log taskLogger, t
 	if err != nil && !errors.Is(err, webhook.ErrNotFound) {
 		log.Error("delivery log not marked dead-lettered", "error", err.Error())
 	}
-	return nil
 }
 
 // deadLetter stores the task in the DLQ with every attempt's outcome.

@@ -538,6 +538,74 @@ func TestDisabledMidRetryEndsTheLog(t *testing.T) {
 	if d, err := e.db.GetDelivery(context.Background(), ok.DeliveryID); err != nil || d.Status != webhook.DeliveryDelivered {
 		t.Errorf("a delivered record after a duplicate: %+v, %v; want still delivered", d, err)
 	}
+	// Nor is it dead-lettered: a redrive of that would deliver it twice.
+	if dl, err := e.db.GetDeadLetter(context.Background(), ok.Key()); !errors.Is(err, webhook.ErrNotFound) {
+		t.Errorf("dead letter for a delivered task's duplicate: %+v, %v; want none", dl, err)
+	}
+}
+
+// TestDuplicatesOfEndedTasksOnADisabledEndpoint: a duplicate message of a
+// task, handled after its endpoint was disabled or deleted, leaves the DLQ
+// as it was when the task had already ended (its dead letter, holding
+// every attempt's outcome, is not replaced by one holding none), and is
+// retried later, with no dead letter, while another holder has its key.
+func TestDuplicatesOfEndedTasksOnADisabledEndpoint(t *testing.T) {
+	ctx := context.Background()
+	for _, off := range []struct {
+		name    string
+		disable func(t *testing.T, e *env)
+	}{
+		{"inactive", func(t *testing.T, e *env) {
+			e.ep.Status, e.ep.Version = webhook.StatusInactive, e.ep.Version+1
+			if err := e.db.UpdateEndpoint(ctx, e.ep); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"deleted", func(t *testing.T, e *env) {
+			if err := e.db.DeleteEndpoint(ctx, e.ep.ID); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(off.name+"/dead-lettered", func(t *testing.T) {
+			e := setup(t)
+			zero := 0
+			e.ep.Retry.MaxRetries, e.ep.Version = &zero, 2
+			if err := e.db.UpdateEndpoint(ctx, e.ep); err != nil {
+				t.Fatal(err)
+			}
+			e.http.answers = []sender.Result{{StatusCode: 500, Err: errors.New("HTTP 500"), Body: []byte("boom")}}
+			task := delivery.NewTask(event("evt_dup_dl"), e.ep.ID)
+			if err := e.d.Process(ctx, body(t, task)); err != nil {
+				t.Fatal(err)
+			}
+			off.disable(t, e)
+			if err := e.d.Process(ctx, body(t, task)); err != nil {
+				t.Fatalf("duplicate: Process = %v, want nil (dropped)", err)
+			}
+			dl, err := e.db.GetDeadLetter(ctx, task.Key())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := dl.Reason, "1 attempts failed; last: HTTP 500"; got != want || len(dl.Attempts) != 1 || string(dl.Attempts[0].Response) != "boom" {
+				t.Errorf("dead letter: reason %q with %d attempts, want %q with the attempt made", got, len(dl.Attempts), want)
+			}
+		})
+		t.Run(off.name+"/held", func(t *testing.T) {
+			e := setup(t)
+			task := delivery.NewTask(event("evt_dup_held"), e.ep.ID)
+			if _, err := e.db.Acquire(ctx, task.Key(), 1, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			off.disable(t, e)
+			if err := e.d.Process(ctx, body(t, task)); err == nil || !errors.Is(err, webhook.ErrHeld) {
+				t.Errorf("Process = %v, want an error wrapping ErrHeld (retried later)", err)
+			}
+			if dls, _, err := e.db.ListDeadLetters(ctx, webhook.Page{}); err != nil || len(dls) != 0 {
+				t.Errorf("DLQ = %+v, %v; want empty", dls, err)
+			}
+		})
+	}
 }
 
 // TestRedriveKeepsEarlierAttempts: a delivery dead-lettered after its
