@@ -194,6 +194,13 @@ func truncCases() []truncCase {
 			// 1,260,000 of text: the transcript goes first whatever its
 			// size, then c (400 KB) brings it under 1 MB.
 			[]string{"transcript", "c"}, nil},
+		{"many large fields and a number", object(
+			"a", words(300_000), "b", words(200_000), "c", words(400_000),
+			"transcript", words(100_000), "d", words(250_000), "e", words(10_000),
+			"transcription_url", transcriptURL, "duration_seconds", 135),
+			// As above: a number (not removed, text alone is too big)
+			// doesn't bring the transcript back once c has made room.
+			[]string{"transcript", "c"}, nil},
 		{"nested strings and objects in arrays", object(
 			"call_id", "c1",
 			"metadata", object("notes", words(700_000), "recording_url", recordingURL, "tag", "x"),

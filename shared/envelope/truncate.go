@@ -87,6 +87,7 @@ func truncate(buf []byte, dataStart int) ([]byte, Info, error) {
 			}
 		}
 	}
+	textRemoved := len(t.removed) // by steps 1 and 2
 	if t.total() > MaxBody {
 		// Sizes change as members below are removed: a max-heap keyed by
 		// the size at push time, re-pushed when found stale.
@@ -110,7 +111,10 @@ func truncate(buf []byte, dataStart int) ([]byte, Info, error) {
 	if t.total() > MaxBody {
 		return nil, Info{}, tooLarge(t.total(), "links and envelope fields alone")
 	}
-	if len(t.removed) > 0 && len(rest) > 0 {
+	if len(t.removed) > textRemoved {
+		// Step 3 removed something: text removed before it may fit again.
+		// (Without step 3, text goes as the rule says, transcript first,
+		// whatever else the data holds.)
 		t.putBack()
 	}
 	if t.truncated >= 0 {
