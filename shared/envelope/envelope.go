@@ -8,7 +8,9 @@ import (
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
-// MaxBody is the largest body Render returns, in bytes (DESIGN §4).
+// MaxBody is the largest body Render returns, in bytes (DESIGN §4's
+// "1 MB"): 1,048,576, which is what a receiver's "1mb" limit means in the
+// seed guide's stack (Express's body parser reads "1mb" as 1024×1024).
 const MaxBody = 1 << 20
 
 // Version is the envelope's "version" field.
