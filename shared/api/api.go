@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -87,9 +88,30 @@ func Handler(svc *manage.Service, log *slog.Logger) http.Handler {
 		mux.HandleFunc(r.Method+" "+r.Path, r.h)
 	}
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowed(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+				r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+strings.Join(allow, ", "), "")
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path, "")
 	})
 	return mux
+}
+
+// allowed lists the methods a route of mux serves at r's path (none: no
+// route has it). The catch-all "/v1/" pattern, which answers unknown paths
+// with the JSON error shape, matches every method, so the mux's own 405
+// never happens; this gives it back.
+func allowed(mux *http.ServeMux, r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := mux.Handler(probe); pattern != "/v1/" && pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 type api struct {
@@ -330,23 +352,24 @@ func (a *api) dlqCounts(w http.ResponseWriter, r *http.Request) {
 func (a *api) dlqBulk(op func(context.Context, manage.DLQSelector, int) (manage.BulkResult, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
-			ID         string     `json:"id"`
-			EndpointID string     `json:"endpoint_id"`
-			EventType  string     `json:"event_type"`
-			Since      *time.Time `json:"since"`
-			Until      *time.Time `json:"until"`
-			All        bool       `json:"all"`
-			Limit      int        `json:"limit"`
+			ID         string `json:"id"`
+			EndpointID string `json:"endpoint_id"`
+			EventType  string `json:"event_type"`
+			Since      string `json:"since"` // parsed below, to name the field
+			Until      string `json:"until"`
+			All        bool   `json:"all"`
+			Limit      int    `json:"limit"`
 		}
 		if !a.decode(w, r, &in) {
 			return
 		}
 		q := manage.DLQSelector{ID: in.ID, EndpointID: in.EndpointID, EventType: in.EventType, All: in.All}
-		if in.Since != nil {
-			q.Since = *in.Since
+		var ok bool
+		if q.Since, ok = parseTime(w, "since", in.Since); !ok {
+			return
 		}
-		if in.Until != nil {
-			q.Until = *in.Until
+		if q.Until, ok = parseTime(w, "until", in.Until); !ok {
+			return
 		}
 		res, err := op(r.Context(), q, in.Limit)
 		if err != nil && res.Done == 0 {
@@ -387,7 +410,12 @@ func (a *api) plan(w http.ResponseWriter, r *http.Request) {
 }
 
 func timeParam(w http.ResponseWriter, r *http.Request, name string) (time.Time, bool) {
-	s := r.URL.Query().Get(name)
+	return parseTime(w, name, r.URL.Query().Get(name))
+}
+
+// parseTime parses s, a time in field name ("" is the zero time), writing
+// an error naming the field when it is not one.
+func parseTime(w http.ResponseWriter, name, s string) (time.Time, bool) {
 	if s == "" {
 		return time.Time{}, true
 	}
@@ -432,7 +460,7 @@ func page(w http.ResponseWriter, r *http.Request) (webhook.Page, bool) {
 // decode reads a JSON body: at most MaxBody bytes, one object, no unknown
 // fields. On failure it writes the error and returns false.
 func (a *api) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSON(ct) {
 		writeError(w, http.StatusUnsupportedMediaType, "invalid", "Content-Type must be application/json", "")
 		return false
 	}
@@ -467,6 +495,13 @@ func (a *api) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		writeError(w, http.StatusBadRequest, "invalid", "malformed JSON: "+err.Error(), "")
 	}
 	return false
+}
+
+// isJSON reports whether a Content-Type is application/json (media types
+// are case-insensitive; parameters such as charset are allowed).
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
 }
 
 func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -137,8 +137,7 @@ func (s *Service) Create(ctx context.Context, in Input) (*webhook.Endpoint, erro
 		return nil, fmt.Errorf("manage: count endpoints: %w", err)
 	}
 	if len(eps) >= s.Plan.MaxEndpoints {
-		return nil, &webhook.Error{Kind: webhook.KindLimit, Field: "url",
-			Message: fmt.Sprintf("the %s plan allows %d endpoints; delete one first", s.Plan.Name, s.Plan.MaxEndpoints)}
+		return nil, s.overLimit()
 	}
 	if s.Provision != nil {
 		if err := s.Provision.Create(ctx, ep.ID); err != nil {
@@ -150,6 +149,24 @@ func (s *Service) Create(ctx context.Context, in Input) (*webhook.Endpoint, erro
 			_ = s.Provision.Delete(context.WithoutCancel(ctx), ep.ID) // reconcile removes it otherwise
 		}
 		return nil, fmt.Errorf("manage: create endpoint: %w", err)
+	}
+	// The count above and the write are two steps, so concurrent creates
+	// could all pass it: count again, now that this endpoint is stored
+	// (the store's list is consistent), and withdraw it if the plan is
+	// exceeded. Each create that stays saw every create before its count,
+	// itself included, within the limit, so the limit holds; creates racing
+	// for the last place may all be refused (a retry then gets it).
+	eps, err = s.Endpoints.ListEndpoints(ctx)
+	if err == nil && len(eps) > s.Plan.MaxEndpoints {
+		ctx := context.WithoutCancel(ctx)
+		if err := s.Endpoints.DeleteEndpoint(ctx, ep.ID); err != nil && !errors.Is(err, webhook.ErrNotFound) {
+			return nil, fmt.Errorf("manage: withdraw endpoint %s over the plan's limit: %w", ep.ID, err)
+		}
+		if s.Provision != nil {
+			_ = s.Provision.Delete(ctx, ep.ID) // reconcile removes it otherwise
+		}
+		s.changed(ctx, ep, true)
+		return nil, s.overLimit()
 	}
 	s.changed(ctx, ep, false)
 	return ep, nil
@@ -240,6 +257,12 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	}
 	s.changed(ctx, ep, true)
 	return nil
+}
+
+// overLimit is the error of a create the plan's endpoint limit refuses.
+func (s *Service) overLimit() error {
+	return &webhook.Error{Kind: webhook.KindLimit, Field: "url",
+		Message: fmt.Sprintf("the %s plan allows %d endpoints; delete one first", s.Plan.Name, s.Plan.MaxEndpoints)}
 }
 
 func (s *Service) changed(ctx context.Context, ep *webhook.Endpoint, deleted bool) {

@@ -1,10 +1,13 @@
 package manage
 
 import (
+	"cmp"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -103,16 +106,21 @@ func (s *Service) Deliveries(ctx context.Context, id string, q DeliveryQuery) ([
 		return nil, "", err
 	}
 	switch q.Status {
-	case "", webhook.DeliveryPending, webhook.DeliveryDelivered, webhook.DeliveryDeadLettered:
+	case "", webhook.DeliveryPending, webhook.DeliveryDelivered, webhook.DeliveryDeadLettered, webhook.DeliveryFiltered:
 	default:
-		return nil, "", webhook.Invalid("status", "must be pending, delivered or dead_lettered, got %q", q.Status)
+		return nil, "", webhook.Invalid("status", "must be pending, delivered, dead_lettered or filtered, got %q", q.Status)
 	}
 	want := q.Page.Limit
 	if want <= 0 {
 		want = 50
 	}
 	var out []*webhook.Delivery
-	page := webhook.Page{Limit: max(want, 100), Cursor: q.Page.Cursor}
+	// The first store page holds want records: if every one matches (no
+	// filter, say) the page ends at the last one returned, and the
+	// store's cursor is the next page's. Otherwise the page can't end
+	// within it, so a listing ends mid-page only on a later store page,
+	// behind a cursor, where listing again is stable (see resumeCursor).
+	page := webhook.Page{Limit: want, Cursor: q.Page.Cursor}
 	for range 100 { // bounded: at most 100 store pages per request
 		ds, next, err := s.Log.ListDeliveries(ctx, id, page)
 		if err != nil {
@@ -131,26 +139,32 @@ func (s *Service) Deliveries(ctx context.Context, id string, q DeliveryQuery) ([
 					}
 					// Resume after d: the store's cursor is opaque, so
 					// re-list from this page with a smaller limit.
-					return out, s.resumeCursor(ctx, id, page, i+1), nil
+					next, err := s.resumeCursor(ctx, id, page, i+1)
+					if err != nil {
+						return nil, "", err
+					}
+					return out, next, nil
 				}
 			}
 		}
 		if next == "" {
 			return out, "", nil
 		}
-		page.Cursor = next
+		page = webhook.Page{Limit: max(want, 100), Cursor: next}
 	}
 	return out, page.Cursor, nil
 }
 
 // resumeCursor returns a cursor that continues after the first k records
-// of page: the store's cursor after listing exactly k of them.
-func (s *Service) resumeCursor(ctx context.Context, id string, page webhook.Page, k int) string {
+// of page: the store's cursor after listing exactly k of them. page has a
+// cursor (see Deliveries): records logged meanwhile are newer, before it,
+// and don't shift what follows it.
+func (s *Service) resumeCursor(ctx context.Context, id string, page webhook.Page, k int) (string, error) {
 	_, next, err := s.Log.ListDeliveries(ctx, id, webhook.Page{Limit: k, Cursor: page.Cursor})
 	if err != nil {
-		return ""
+		return "", fmt.Errorf("manage: list deliveries of %s: %w", id, err)
 	}
-	return next
+	return next, nil
 }
 
 // Delivery returns one delivery of an endpoint with all its attempts.
@@ -233,19 +247,26 @@ func (s *Service) scanDLQ(ctx context.Context, q DLQSelector, fn func(*webhook.D
 // maxScan bounds the dead letters one request reads.
 const maxScan = 100_000
 
-// DeadLetterList lists matching dead letters, oldest first, with a cursor
-// (the ID of the last one returned).
+// DeadLetterList lists matching dead letters, oldest first, with a cursor:
+// the position (time, id) of the last one returned, so a page resumes
+// after it even once that dead letter is redriven or purged.
 func (s *Service) DeadLetterList(ctx context.Context, q DLQSelector, p webhook.Page) ([]*webhook.DeadLetter, string, error) {
 	limit := p.Limit
 	if limit <= 0 {
 		limit = 50
 	}
+	var after *dlqCursor
+	if p.Cursor != "" {
+		c, err := decodeDLQCursor(p.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		after = &c
+	}
 	var out []*webhook.DeadLetter
 	more := false
-	passed := p.Cursor == ""
 	err := s.scanDLQ(ctx, q, func(dl *webhook.DeadLetter) bool {
-		if !passed {
-			passed = dl.ID == p.Cursor
+		if after != nil && after.compare(dl) >= 0 {
 			return true
 		}
 		if len(out) == limit {
@@ -260,9 +281,43 @@ func (s *Service) DeadLetterList(ctx context.Context, q DLQSelector, p webhook.P
 	}
 	next := ""
 	if more {
-		next = out[len(out)-1].ID
+		last := out[len(out)-1]
+		next = dlqCursor{At: last.At, ID: last.ID}.encode()
 	}
 	return out, next, nil
+}
+
+// dlqCursor is a position in the DLQ's order (At, then ID): what every
+// DeadLetters adapter lists by.
+type dlqCursor struct {
+	At time.Time
+	ID string
+}
+
+// compare orders c against dl's position.
+func (c dlqCursor) compare(dl *webhook.DeadLetter) int {
+	return cmp.Or(c.At.Compare(dl.At), strings.Compare(c.ID, dl.ID))
+}
+
+func (c dlqCursor) encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.At.UTC().Format(time.RFC3339Nano) + " " + c.ID))
+}
+
+func decodeDLQCursor(s string) (dlqCursor, error) {
+	bad := webhook.Invalid("cursor", "not a cursor this listing returned")
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return dlqCursor{}, bad
+	}
+	at, id, ok := strings.Cut(string(b), " ")
+	if !ok || id == "" {
+		return dlqCursor{}, bad
+	}
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return dlqCursor{}, bad
+	}
+	return dlqCursor{At: t, ID: id}, nil
 }
 
 // DeadLetter returns one dead letter.
@@ -302,16 +357,23 @@ func bulkLimit(limit int) (int, error) {
 // a fresh attempt budget (a new generation, under a new idempotency key),
 // delivered with the endpoint's current configuration, and removes them
 // from the DLQ. Poison records (no endpoint or event) and those whose
-// endpoint was deleted are skipped and stay in the DLQ.
+// endpoint was deleted or is inactive are skipped and stay in the DLQ.
 func (s *Service) Redrive(ctx context.Context, q DLQSelector, limit int) (BulkResult, error) {
 	return s.bulk(ctx, q, limit, func(dl *webhook.DeadLetter) (string, error) {
 		if dl.Event == nil || dl.EndpointID == "" {
 			return "poison input: nothing to redeliver", nil
 		}
-		if _, err := s.Endpoints.GetEndpoint(ctx, dl.EndpointID); errors.Is(err, webhook.ErrNotFound) {
+		ep, err := s.Endpoints.GetEndpoint(ctx, dl.EndpointID)
+		switch {
+		case errors.Is(err, webhook.ErrNotFound):
 			return "endpoint " + dl.EndpointID + " was deleted", nil
-		} else if err != nil {
+		case err != nil:
 			return "", err
+		case ep.Status != webhook.StatusActive:
+			// Sent now, the task would be dead-lettered again at once,
+			// without its attempts: this dead letter, which holds them,
+			// stays until the endpoint is enabled.
+			return "endpoint " + dl.EndpointID + " is inactive; enable it first", nil
 		}
 		t := delivery.NewTask(dl.Event, dl.EndpointID)
 		t.Generation = generation(dl) + 1
@@ -444,6 +506,9 @@ func (s *Service) PlanUsage(ctx context.Context) (PlanInfo, error) {
 		return PlanInfo{}, err
 	}
 	p := s.Plan
+	// A copy to sort: p.EventTypes shares the plan's array, which every
+	// fan-out and delivery reads.
+	p.EventTypes = slices.Clone(p.EventTypes)
 	if p.EventTypes == nil {
 		for _, t := range catalog.Types() {
 			p.EventTypes = append(p.EventTypes, t.Name)
