@@ -2,7 +2,9 @@ package handler
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"unsafe"
 
@@ -39,14 +41,30 @@ func (h *Deliver) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	wg.Add(len(ev.Records))
 	for i := range ev.Records {
 		rec := &ev.Records[i]
+		fail := func() {
+			mu.Lock()
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+			mu.Unlock()
+		}
 		deliveryWorkers.run(func() {
 			defer wg.Done()
+			// A panic (a bug: no input is known to cause one) fails its
+			// record alone: on this goroutine nothing else would recover
+			// it, and it would end the process with every record of the
+			// batch. The record is handed out again; on AWS the queue's
+			// redrive policy (maxReceiveCount) moves it to the DLQ if it
+			// keeps failing.
+			defer func() {
+				if p := recover(); p != nil {
+					h.logger().Error("delivery message handling panicked; it will be retried", "message_id", rec.MessageId,
+						"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+					fail()
+				}
+			}()
 			body := unsafe.Slice(unsafe.StringData(rec.Body), len(rec.Body)) // read-only, see Processor
 			if err := h.Deliverer.Process(ctx, body); err != nil {
 				h.logger().Warn("delivery message will be retried", "message_id", rec.MessageId, "error", err.Error())
-				mu.Lock()
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
-				mu.Unlock()
+				fail()
 			}
 		})
 	}

@@ -186,6 +186,47 @@ func TestDeliverHandlerReportsFailuresAndRunsConcurrently(t *testing.T) {
 	}
 }
 
+// panickyProcessor panics on the body "panic", fails "fail" and accepts
+// anything else.
+type panickyProcessor struct{}
+
+func (panickyProcessor) Process(_ context.Context, body []byte) error {
+	switch string(body) {
+	case "panic":
+		var m map[string]int
+		m["boom"]++ // a nil map write: a runtime panic
+	case "fail":
+		return errors.New("receiver down")
+	}
+	return nil
+}
+
+// TestDeliverHandlerSurvivesAPanic: a record whose processing panics fails
+// alone, with the panic logged; the process goes on, and the batch's other
+// records end as they would have.
+func TestDeliverHandlerSurvivesAPanic(t *testing.T) {
+	var logs webhooktest.Logs
+	h := &handler.Deliver{Deliverer: panickyProcessor{}, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+	var ev events.SQSEvent
+	for i, body := range []string{"ok", "panic", "fail", "ok"} {
+		ev.Records = append(ev.Records, events.SQSMessage{MessageId: fmt.Sprintf("m%d", i), Body: body})
+	}
+	resp, err := h.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, f := range resp.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	if got, want := fmt.Sprint(slices.Sorted(slices.Values(ids))), "[m1 m2]"; got != want {
+		t.Errorf("batch item failures = %s, want %s", got, want)
+	}
+	if out := logs.String(); !strings.Contains(out, `"message_id":"m1"`) || !strings.Contains(out, "assignment to entry in nil map") || !strings.Contains(out, "panicked") {
+		t.Errorf("log = %s; want the panic logged with its message id", out)
+	}
+}
+
 type oneEndpoint struct{ ep *webhook.Endpoint }
 
 func (o oneEndpoint) GetEndpoint(_ context.Context, id string) (*webhook.Endpoint, error) {

@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	catalog "github.com/phoneshield/webhooks/events"
+	"github.com/phoneshield/webhooks/shared/handler"
 	"github.com/phoneshield/webhooks/shared/putevents"
 	"github.com/phoneshield/webhooks/shared/webhook"
 	"github.com/phoneshield/webhooks/shared/webhooktest"
@@ -209,4 +212,67 @@ func padded(t *testing.T, id, pad string) catalog.Entry {
 	}
 	e.Detail = strings.TrimSuffix(sent.String(), "\n")
 	return e
+}
+
+// panicOnce panics on its first call, then does what next does: a bug
+// that strikes once.
+type panicOnce struct{ done atomic.Bool }
+
+func (p *panicOnce) hit() {
+	if p.done.CompareAndSwap(false, true) {
+		var m map[string]int
+		m["boom"]++ // assignment to entry in nil map
+	}
+}
+
+type panickyDispatcher struct {
+	panicOnce
+	next handler.Dispatcher
+}
+
+func (d *panickyDispatcher) Dispatch(ctx context.Context, ev *webhook.Event) error {
+	d.hit()
+	return d.next.Dispatch(ctx, ev)
+}
+
+type panickyProcessor struct {
+	panicOnce
+	next handler.Processor
+}
+
+func (p *panickyProcessor) Process(ctx context.Context, body []byte) error {
+	p.hit()
+	return p.next.Process(ctx, body)
+}
+
+// TestPanicsFailOneMessage: a panic in the filter or in a delivery (a
+// bug; injected here, once each) fails that one message: local mode keeps
+// running, logs the panic, and hands the message out again, which then
+// goes through, delivered once.
+func TestPanicsFailOneMessage(t *testing.T) {
+	var logs webhooktest.Logs
+	s, c := start(t, func(cfg *Config) { cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil)) })
+	filterPanic := &panickyDispatcher{next: s.filter.Fanout}
+	deliveryPanic := &panickyProcessor{next: s.deliver.Deliverer}
+	s.filter.Fanout, s.deliver.Deliverer = filterPanic, deliveryPanic
+	rcv := receiver(t)
+	ep := register(t, c, rcv, "*")
+	if err := c.PutEvents(context.Background(), []catalog.Entry{sample(t, "call.received", "evt_panics")}); err != nil {
+		t.Fatal(err)
+	}
+	ds := waitSettled(t, c, ep.ID, 1, 20*time.Second)
+	if len(ds) != 1 || ds[0].Status != webhook.DeliveryDelivered || len(ds[0].Attempts) != 1 {
+		t.Errorf("deliveries: %s; want one, delivered at the first attempt", summary(ds))
+	}
+	if !filterPanic.done.Load() || !deliveryPanic.done.Load() {
+		t.Error("a panic was not injected")
+	}
+	if got, ok := rcv.Get("evt_panics"); !ok || got.Requests != 1 {
+		t.Errorf("receiver saw %d requests, want 1", got.Requests)
+	}
+	for _, want := range []string{"filter panicked", "delivery message handling panicked", "assignment to entry in nil map"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
 }

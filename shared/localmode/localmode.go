@@ -32,6 +32,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -371,6 +372,16 @@ func (s *Server) pollEvents(ctx context.Context, queue string) {
 		var wg sync.WaitGroup
 		for i, m := range msgs {
 			wg.Go(func() {
+				// A panic (a bug) fails this event alone, as the Lambda
+				// runtime's recover does for the filter Lambda: it is
+				// handed to the filter again after RetryBackoff.
+				defer func() {
+					if p := recover(); p != nil {
+						s.log.Error("filter panicked; the event will be handed to it again", "message_id", m.ID,
+							"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+						failed[i] = true
+					}
+				}()
 				var ev events.EventBridgeEvent
 				err := json.Unmarshal(m.Body, &ev)
 				if err == nil {
