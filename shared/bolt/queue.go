@@ -402,14 +402,34 @@ func (db *DB) send(ctx context.Context, queues []string, msgs []webhook.OutMessa
 		ms[i] = &message{seq: db.qseq.Add(1), id: newUUID(), sentAt: now, visibleAt: now + int64(m.Delay), size: len(m.Body)}
 		recs[i] = sendRecord(ms[i].seq, queues[i], ms[i].id, ms[i].visibleAt, now, m.Body)
 	}
+	// A queue new to the store is listed first: once the messages are in
+	// the log they are sent (a replay finds them), so nothing may fail
+	// after the append but the append's own write.
+	db.qmu.Lock()
+	var unknown []string
+	for _, name := range queues {
+		if !db.queueLocked(name).persisted && !slices.Contains(unknown, name) {
+			unknown = append(unknown, name)
+		}
+	}
+	db.qmu.Unlock()
+	if len(unknown) > 0 {
+		err := db.update(ctx, func(tx *bbolt.Tx) error {
+			for _, name := range unknown {
+				if err := tx.Bucket(bucketQueues).Put([]byte(name), nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
 	// Appended under qmu, so that the segment is counted as held before
 	// tidyLog can look at it.
 	db.qmu.Lock()
-	var unknown []string
 	for i, m := range ms {
-		if !db.queueLocked(queues[i]).persisted && !slices.Contains(unknown, queues[i]) {
-			unknown = append(unknown, queues[i])
-		}
 		if db.cached+int64(m.size) <= bodyCache { // the record is not reused: its tail is the body
 			m.body = recs[i][len(recs[i])-m.size:]
 			db.cached += int64(m.size)
@@ -423,16 +443,6 @@ func (db *DB) send(ctx context.Context, queues []string, msgs []webhook.OutMessa
 		}
 	}
 	db.qmu.Unlock()
-	if err == nil && len(unknown) > 0 {
-		err = db.update(ctx, func(tx *bbolt.Tx) error {
-			for _, name := range unknown {
-				if err := tx.Bucket(bucketQueues).Put([]byte(name), nil); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
 	if err == nil {
 		err = g.wait()
 	}

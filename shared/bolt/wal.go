@@ -58,6 +58,10 @@ type wal struct {
 	done chan struct{} // closed when the writer has stopped
 
 	groups, records atomic.Int64 // written, for tests and benchmarks
+
+	// beforeWrite, if set (by tests, before the first append), runs before
+	// each group's write; an error it returns fails the write.
+	beforeWrite func() error
 }
 
 type walSegment struct {
@@ -249,7 +253,9 @@ func (w *wal) newSegmentLocked(id uint64) (*walSegment, error) {
 // append buffers records (payloads) for the writer and returns where each
 // payload will be and the group to wait for. The caller may hold locks of
 // its own: append never waits for the disk, so records appended under a
-// lock reach the log in that lock's order.
+// lock reach the log in that lock's order. It is all or nothing: on an
+// error (a segment that can't be created) none of the payloads is
+// buffered, so none reaches the log.
 func (w *wal) append(payloads ...[]byte) ([]walPos, *walGroup, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -259,12 +265,29 @@ func (w *wal) append(payloads ...[]byte) ([]walPos, *walGroup, error) {
 	if w.err != nil {
 		return nil, nil, w.err
 	}
+	mark := w.markLocked()
+	// Records appended together go to one segment when they fit in one:
+	// the writer syncs each segment of a group in turn, so a crash between
+	// two could keep the first part of an append (a key's outcome) without
+	// the rest (its delivery record).
+	total := int64(0)
+	for _, p := range payloads {
+		total += int64(walHeader + len(p))
+	}
+	if w.head.size > 0 && w.head.size+total > w.segMax && total <= w.segMax {
+		seg, err := w.newSegmentLocked(w.head.id + 1)
+		if err != nil {
+			return nil, nil, err
+		}
+		w.head = seg
+	}
 	pos := make([]walPos, len(payloads))
 	for i, p := range payloads {
 		size := int64(walHeader + len(p))
 		if w.head.size > 0 && w.head.size+size > w.segMax {
 			seg, err := w.newSegmentLocked(w.head.id + 1)
 			if err != nil {
+				w.undoLocked(mark, i)
 				return nil, nil, err
 			}
 			w.head = seg
@@ -294,7 +317,54 @@ func (w *wal) append(payloads ...[]byte) ([]walPos, *walGroup, error) {
 	return pos, w.group, nil
 }
 
-// writer writes and syncs the groups, one after another.
+// walMark is the state of the pending group before an append, for
+// undoLocked.
+type walMark struct {
+	pend, last int // len(w.pend), and of the last chunk's data
+	head       *walSegment
+	headSize   int64
+	pendBytes  int64
+	groupStart time.Time
+}
+
+func (w *wal) markLocked() walMark {
+	m := walMark{pend: len(w.pend), head: w.head, headSize: w.head.size, pendBytes: w.pendBytes, groupStart: w.groupStart}
+	if m.pend > 0 {
+		m.last = len(w.pend[m.pend-1].data)
+	}
+	return m
+}
+
+// undoLocked takes back the n records an append buffered since m: their
+// bytes, and the segments it created for them (empty files, removed so
+// the next append can create them again).
+func (w *wal) undoLocked(m walMark, n int) {
+	for _, c := range w.pend[m.pend:] {
+		if len(w.free) < keptBuffers && cap(c.data) <= 4*bufferSize {
+			w.free = append(w.free, c.data[:0])
+		}
+	}
+	w.pend = w.pend[:m.pend]
+	if m.pend > 0 {
+		w.pend[m.pend-1].data = w.pend[m.pend-1].data[:m.last]
+	}
+	w.segMu.Lock()
+	for w.head != m.head {
+		seg := w.head
+		w.segs = w.segs[:len(w.segs)-1]
+		w.head = w.segs[len(w.segs)-1]
+		seg.f.Close()
+		os.Remove(seg.f.Name())
+	}
+	w.segMu.Unlock()
+	w.head.size, w.pendBytes, w.groupStart = m.headSize, m.pendBytes, m.groupStart
+	w.records.Add(-int64(n))
+}
+
+// writer writes and syncs the groups, one after another. Once a group
+// has failed (w.err, sticky), every later group fails unwritten: its
+// records follow the failed ones in the log, where a replay would find a
+// torn record first and drop them, so none may be acknowledged.
 func (w *wal) writer() {
 	defer close(w.done)
 	for {
@@ -320,8 +390,15 @@ func (w *wal) writer() {
 				c.seg.new, syncDir = false, true
 			}
 		}
+		failed := w.err
 		w.mu.Unlock()
 
+		if failed != nil {
+			g.err = failed
+			w.putBuffers(chunks)
+			close(g.done)
+			continue
+		}
 		g.err = w.write(chunks, syncDir)
 		w.groups.Add(1)
 		w.putBuffers(chunks)
@@ -336,6 +413,11 @@ func (w *wal) writer() {
 }
 
 func (w *wal) write(chunks []walChunk, newSegment bool) error {
+	if w.beforeWrite != nil {
+		if err := w.beforeWrite(); err != nil {
+			return err
+		}
+	}
 	for i, c := range chunks {
 		if _, err := c.seg.f.WriteAt(c.data, c.off); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -285,4 +286,147 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// TestLogFailsEveryGroupAfterAFailedOne: once a group's write fails, a
+// group appended meanwhile (before the failure was known) fails too,
+// unwritten, even if the disk would take it now: its records would follow
+// the failed ones, where a replay finds a torn record first and drops
+// them, so acknowledging them would lose acknowledged writes.
+func TestLogFailsEveryGroupAfterAFailedOne(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	w, err := openWAL(dir, 1<<20, func(walPos, []byte) error { return nil })
+	must(t, err)
+	writing, resume := make(chan struct{}), make(chan struct{})
+	calls := 0
+	w.beforeWrite = func() error {
+		calls++
+		if calls > 1 {
+			return nil // the disk is fine again
+		}
+		close(writing)
+		<-resume
+		return errors.New("injected I/O error")
+	}
+	_, g1, err := w.append([]byte("record A"))
+	must(t, err)
+	<-writing
+	_, g2, err := w.append([]byte("record B")) // accepted: g1's fate is not known yet
+	must(t, err)
+	close(resume)
+	if err := g1.wait(); err == nil {
+		t.Fatal("the failed group was acknowledged")
+	}
+	if err := g2.wait(); err == nil {
+		t.Error("the group appended during a failed one was acknowledged")
+	}
+	if _, _, err := w.append([]byte("record C")); err == nil {
+		t.Error("an append after the failure was accepted")
+	}
+	w.close()
+
+	var got []string
+	w2, err := openWAL(dir, 1<<20, func(_ walPos, p []byte) error { got = append(got, string(p)); return nil })
+	must(t, err)
+	w2.close()
+	if len(got) != 0 {
+		t.Errorf("after reopening: %q, want nothing (nothing was acknowledged)", got)
+	}
+}
+
+// TestLogAppendIsAllOrNothing: an append whose records need a new segment
+// that can't be created fails whole: none of its records reaches the log
+// (not even those that fitted in the current segment), and once the
+// segment can be created, appends go on.
+func TestLogAppendIsAllOrNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "wal")
+	w, err := openWAL(dir, 64, func(walPos, []byte) error { return nil })
+	must(t, err)
+	_, g, err := w.append([]byte("first"))
+	must(t, err)
+	must(t, g.wait())
+	// Segment 2 can't be created (O_EXCL: it stands for ENOSPC, EMFILE...).
+	blocker := filepath.Join(dir, segmentName(2))
+	must(t, os.WriteFile(blocker, nil, 0o600))
+	if _, _, err := w.append([]byte("fits in segment 1"), []byte(strings.Repeat("x", 40))); err == nil {
+		t.Fatal("append needing an impossible segment succeeded")
+	}
+	must(t, os.Remove(blocker))
+	_, g, err = w.append([]byte("after"), []byte(strings.Repeat("y", 40)))
+	must(t, err)
+	must(t, g.wait())
+	w.close()
+
+	var got []string
+	w2, err := openWAL(dir, 64, func(_ walPos, p []byte) error { got = append(got, string(p)); return nil })
+	must(t, err)
+	w2.close()
+	if want := []string{"first", "after", strings.Repeat("y", 40)}; !slices.Equal(got, want) {
+		t.Errorf("after reopening: %q, want %q", got, want)
+	}
+}
+
+// TestFailedSettleLeavesNothing: a Settle whose log append fails (a
+// segment that can't be created) leaves neither the key done nor the
+// delivery record, after a restart too: it used to leave the key's
+// outcome, written first, so the retried message was dropped as done and
+// its attempt never logged.
+func TestFailedSettleLeavesNothing(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "webhooks.db")
+	opts := Options{LogSegmentSize: 256, SweepInterval: -1}
+	db := openAt(t, path, opts)
+	l, err := db.Acquire(ctx, "key_1", 1, time.Minute)
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(path+".wal", segmentName(2)), nil, 0o600))
+	d := webhooktest.NewDelivery("whk_1", "evt_1", time.Now())
+	if err := db.Settle(ctx, l, true, d, webhooktest.NewAttempt(1, time.Now(), 200)); err == nil {
+		t.Fatal("Settle succeeded; the test needs it to fail")
+	}
+	must(t, db.Close())
+
+	db = openAt(t, path, opts)
+	if _, err := db.Acquire(ctx, "key_1", 1, time.Minute); err != nil {
+		t.Errorf("after a failed Settle and a restart, Acquire = %v, want the key free", err)
+	}
+	if _, err := db.GetDelivery(ctx, d.ID); !errors.Is(err, webhook.ErrNotFound) {
+		t.Errorf("GetDelivery = %v, want not found", err)
+	}
+}
+
+// TestFailedSendLeavesNothing: a send that fails (here: its context ends
+// before the new queue is listed) leaves no message, after a restart too;
+// the messages used to be in the log already, and came back.
+func TestFailedSendLeavesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "webhooks.db")
+	opts := Options{SweepInterval: -1}
+	db := openAt(t, path, opts)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := db.SendMessages(ctx, "q_new", []webhook.OutMessage{{ID: "0", Body: []byte("ghost")}}); err == nil {
+		t.Fatal("send with an ended context succeeded; the test needs it to fail")
+	}
+	must(t, db.Close())
+	db = openAt(t, path, opts)
+	if got := receiveAll(t, db, "q_new", false); len(got) != 0 {
+		t.Errorf("after a failed send and a restart the queue holds %q, want nothing", got)
+	}
+}
+
+// TestLogKeepsAnAppendInOneSegment: records appended together that fit in
+// one segment are not split between two (a crash between the two
+// segments' writes would keep only the first part).
+func TestLogKeepsAnAppendInOneSegment(t *testing.T) {
+	w, err := openWAL(filepath.Join(t.TempDir(), "wal"), 64, func(walPos, []byte) error { return nil })
+	must(t, err)
+	defer w.close()
+	_, g, err := w.append([]byte("first")) // 13 bytes of segment 1
+	must(t, err)
+	must(t, g.wait())
+	pos, g, err := w.append([]byte(strings.Repeat("a", 20)), []byte(strings.Repeat("b", 20))) // 28 + 28
+	must(t, err)
+	must(t, g.wait())
+	if pos[0].seg != pos[1].seg || pos[0].seg != 2 {
+		t.Errorf("the two records went to segments %d and %d, want both in segment 2", pos[0].seg, pos[1].seg)
+	}
 }
