@@ -78,7 +78,7 @@ func isRef(v []byte) bool { return len(v) == recordRefLen && v[0] == recordRef }
 func refSegment(ref []byte) uint64 { return binary.BigEndian.Uint64(ref[1:]) }
 
 func openKeptSegments(dir string) (*keptSegments, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := makeDir(dir); err != nil {
 		return nil, err
 	}
 	ents, err := os.ReadDir(dir)

@@ -122,7 +122,7 @@ func segmentName(id uint64) string { return fmt.Sprintf("%016d.log", id) }
 // record, oldest first, with where its payload starts; payload is only
 // valid during the call.
 func openWAL(dir string, segMax int64, replay func(pos walPos, payload []byte) error) (*wal, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := makeDir(dir); err != nil {
 		return nil, err
 	}
 	entries, err := os.ReadDir(dir)
@@ -547,6 +547,19 @@ func (w *wal) retire(id uint64, keep func(path string) (adopt func(*os.File), er
 	// The removal must last: a segment back from the dead after a power
 	// loss would replay old states over newer ones.
 	return syncDir(w.dir)
+}
+
+// makeDir creates dir (and its parents) if missing, and syncs its parent
+// once it did, so that the directory itself survives a power loss with
+// the files later synced into it.
+func makeDir(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
 }
 
 func syncDir(dir string) error {
