@@ -2,6 +2,7 @@ package apiclient
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -83,5 +84,26 @@ func TestSigV4Sign(t *testing.T) {
 	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKID/") || !strings.Contains(auth, "/us-east-1/execute-api/aws4_request") ||
 		req.Header.Get("X-Amz-Date") == "" {
 		t.Fatalf("Authorization = %q", auth)
+	}
+}
+
+// TestEndpointInputHeaders: nil Headers are left out (unchanged on
+// update); empty ones are sent, to remove every custom header.
+func TestEndpointInputHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		in   EndpointInput
+		want string
+	}{
+		{EndpointInput{}, `{}`},
+		{EndpointInput{Headers: map[string]string{}}, `{"headers":{}}`},
+		{EndpointInput{Headers: map[string]string{"X-Team": "ops"}}, `{"headers":{"X-Team":"ops"}}`},
+	} {
+		got, err := json.Marshal(tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != tc.want {
+			t.Errorf("Marshal(%+v) = %s, want %s", tc.in, got, tc.want)
+		}
 	}
 }

@@ -36,13 +36,14 @@ type Retry struct {
 }
 
 // EndpointInput is the body of create and update: nil fields are left
-// out (defaults on create, unchanged on update).
+// out (defaults on create, unchanged on update). An empty, non-nil
+// Headers is sent as {}: it removes every custom header.
 type EndpointInput struct {
 	URL                *string           `json:"url,omitempty"`
 	Description        *string           `json:"description,omitempty"`
 	EventTypes         []string          `json:"event_types,omitempty"`
 	Status             *string           `json:"status,omitempty"`
-	Headers            map[string]string `json:"headers,omitempty"`
+	Headers            map[string]string `json:"headers,omitzero"`
 	Retry              *Retry            `json:"retry,omitempty"`
 	Filter             json.RawMessage   `json:"filter,omitempty"`
 	FilterText         *string           `json:"filter_text,omitempty"`
