@@ -395,3 +395,68 @@ func TestRedriveWaitsForAnInactiveEndpoint(t *testing.T) {
 		t.Errorf("%d messages queued, want the redriven task", n)
 	}
 }
+
+// failingAtOnce is the store's queue where every task sent is
+// dead-lettered again at once, as a delivery failing its only attempt
+// would be (a new generation, at the end of the DLQ's order).
+type failingAtOnce struct {
+	*bolt.DB
+	t *testing.T
+}
+
+func (q failingAtOnce) SendMessages(ctx context.Context, queue string, msgs []webhook.OutMessage) error {
+	for range msgs {
+		dl := &webhook.DeadLetter{ID: "dlv_real#1", EndpointID: queue, Reason: "1 attempts failed", At: time.Now().UTC(), Generation: 1,
+			Event: &webhook.Event{ID: "evt_real", Type: "call.received", Time: time.Now(), Environment: "production", Data: json.RawMessage(`{}`)}}
+		if err := q.DB.PutDeadLetter(ctx, dl); err != nil {
+			q.t.Error(err)
+		}
+	}
+	return q.DB.SendMessages(ctx, queue, msgs)
+}
+
+// TestRedriveLeavesWhatItDeadLetters: a redrive scanning a long DLQ
+// doesn't reach, and redrive again, the dead letter of a delivery it has
+// just redriven that failed at once: that one is left (counted as
+// remaining) for the next call.
+func TestRedriveLeavesWhatItDeadLetters(t *testing.T) {
+	e := newEnv(t, webhook.Enterprise)
+	ctx := context.Background()
+	u := "https://a.example.com/h"
+	ep, err := e.svc.Create(ctx, manage.Input{URL: &u, EventTypes: []string{"*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Hour).UTC()
+	// The oldest: a real one; then 1000 poison records (skipped, so the
+	// scan goes on to its second page of 1000).
+	first := &webhook.DeadLetter{ID: "dlv_real", EndpointID: ep.ID, Reason: "6 attempts failed", At: at,
+		Event: &webhook.Event{ID: "evt_real", Type: "call.received", Time: at, Environment: "production", Data: json.RawMessage(`{}`)}}
+	if err := e.db.PutDeadLetter(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := range 10 {
+		wg.Go(func() {
+			for i := range 100 {
+				n := w*100 + i
+				dl := &webhook.DeadLetter{ID: fmt.Sprintf("poison_%04d", n), Reason: "poison input", Raw: "{", At: at.Add(time.Duration(n+1) * time.Millisecond)}
+				if err := e.db.PutDeadLetter(ctx, dl); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	e.svc.Queue = failingAtOnce{e.db, t}
+	res, err := e.svc.Redrive(ctx, manage.DLQSelector{All: true}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Done != 1 || res.Remaining != 1 || len(res.Skipped) != 1000 {
+		t.Errorf("redrive = done %d, remaining %d, %d skipped; want 1 done, its new dead letter remaining, 1000 skipped", res.Done, res.Remaining, len(res.Skipped))
+	}
+	if n := e.db.QueueLen(ep.ID); n != 1 {
+		t.Errorf("%d tasks queued, want 1 (the delivery redriven once)", n)
+	}
+}

@@ -418,10 +418,15 @@ func (s *Service) bulk(ctx context.Context, q DLQSelector, limit int, act func(*
 	}
 	// Act during the scan (skipped records don't count against the
 	// limit, so poison can't stall a loop of calls), delete after it.
+	// Dead letters newer than the call are left for the next: a delivery
+	// this call redrove that fails at once is dead-lettered again, at the
+	// end of the DLQ's order, and a long scan would reach it and redrive
+	// it a second time.
+	started := s.now()
 	var done []string
 	var actErr error
 	err = s.scanDLQ(ctx, q, func(dl *webhook.DeadLetter) bool {
-		if len(done) == limit || actErr != nil {
+		if len(done) == limit || actErr != nil || dl.At.After(started) {
 			res.Remaining++
 			return true
 		}
