@@ -388,8 +388,15 @@ func TestRedriveWaitsForAnInactiveEndpoint(t *testing.T) {
 	if _, err := e.svc.SetStatus(ctx, ep.ID, webhook.StatusActive); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := e.svc.Redrive(ctx, manage.DLQSelector{All: true}, 0); err != nil || res.Done != 1 {
-		t.Errorf("redrive once enabled = %+v, %v; want it done", res, err)
+	// A dead letter whose event data was not kept (cut to fit the SQS
+	// DLQ) is skipped too: sent, the event would go out without it.
+	cut := *dl
+	cut.ID, cut.Event = "dlv_cut", &webhook.Event{ID: "evt_cut", Type: "call.received", Time: at, Environment: "production"}
+	if err := e.db.PutDeadLetter(ctx, &cut); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := e.svc.Redrive(ctx, manage.DLQSelector{All: true}, 0); err != nil || res.Done != 1 || len(res.Skipped) != 1 || !strings.HasPrefix(res.Skipped[0], "dlv_cut: the event's data was not kept") {
+		t.Errorf("redrive once enabled = %+v, %v; want dlv_off done, dlv_cut skipped", res, err)
 	}
 	if n := e.db.QueueLen(ep.ID); n != 1 {
 		t.Errorf("%d messages queued, want the redriven task", n)

@@ -52,8 +52,12 @@ func NewTask(ev *webhook.Event, endpointID string) *Task {
 	}
 }
 
-// Encode returns the task as a queue message body.
-func (t *Task) Encode() ([]byte, error) { return json.Marshal(t) }
+// Encode returns the task as a queue message body (one SQS accepts, see
+// webhook.QueueSafeJSON).
+func (t *Task) Encode() ([]byte, error) {
+	b, err := json.Marshal(t)
+	return webhook.QueueSafeJSON(b), err
+}
 
 // DecodeTask parses a queue message body, checking the fields a delivery
 // needs; errors are KindInvalid and name the field. The result is what
@@ -109,6 +113,7 @@ func FirstAttempts(ev *webhook.Event, endpointIDs []string) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", ev.ID, err)
 	}
+	evJSON = webhook.QueueSafeJSON(evJSON) // the ids are ASCII
 	out := make([][]byte, len(endpointIDs))
 	for i, id := range endpointIDs {
 		b := make([]byte, 0, len(evJSON)+128)

@@ -216,3 +216,38 @@ func FuzzDecodeTask(f *testing.F) {
 		checkSame(t, body)
 	})
 }
+
+// TestTaskBodiesAreQueueSafe: task bodies, first attempts and re-encoded
+// tasks alike, hold no raw U+FFFE or U+FFFF (SQS refuses a body with
+// either: an event holding one could never be queued on AWS), and decode
+// to the event's data as it was.
+func TestTaskBodiesAreQueueSafe(t *testing.T) {
+	data := "{\"note\":\"a\uFFFEb\uFFFFc\uFFFDd\",\"n\":1}"
+	ev := &webhook.Event{ID: "evt_nc", Type: "call.completed", Time: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC),
+		Environment: "production", Data: json.RawMessage(data)}
+	first, err := FirstAttempts(ev, []string{"whk_1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := NewTask(ev, "whk_1").Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want any
+	if err := json.Unmarshal([]byte(data), &want); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string][]byte{"first attempt": first[0], "encoded task": again} {
+		if bytes.Contains(body, []byte("\uFFFE")) || bytes.Contains(body, []byte("\uFFFF")) {
+			t.Errorf("%s body holds a raw noncharacter: %s", name, body)
+		}
+		task, err := DecodeTask(body)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var got any
+		if err := json.Unmarshal(task.Event.Data, &got); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s decodes to data %s (%v), want %s", name, task.Event.Data, err, data)
+		}
+	}
+}

@@ -356,12 +356,19 @@ func bulkLimit(limit int) (int, error) {
 // Redrive sends matching dead letters back to their endpoints' queues with
 // a fresh attempt budget (a new generation, under a new idempotency key),
 // delivered with the endpoint's current configuration, and removes them
-// from the DLQ. Poison records (no endpoint or event) and those whose
-// endpoint was deleted or is inactive are skipped and stay in the DLQ.
+// from the DLQ. Poison records (no endpoint or event), those whose event
+// data was not kept (an adapter with a record size limit drops it last)
+// and those whose endpoint was deleted or is inactive are skipped and stay
+// in the DLQ.
 func (s *Service) Redrive(ctx context.Context, q DLQSelector, limit int) (BulkResult, error) {
 	return s.bulk(ctx, q, limit, func(dl *webhook.DeadLetter) (string, error) {
 		if dl.Event == nil || dl.EndpointID == "" {
 			return "poison input: nothing to redeliver", nil
+		}
+		if len(dl.Event.Data) == 0 {
+			// Cut to fit the store (see Reason); sent, the event would go
+			// out without its data.
+			return "the event's data was not kept: nothing to redeliver", nil
 		}
 		ep, err := s.Endpoints.GetEndpoint(ctx, dl.EndpointID)
 		switch {

@@ -1,7 +1,6 @@
 package sqs
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/base64"
@@ -57,12 +56,16 @@ const MaxRecordSize = 250 << 10
 // letter keeps when it must be cut down.
 const trimmedText = 512
 
-const recordVersion = 1
+// recordVersion is the format of the records PutDeadLetter writes: 2,
+// the event's data as its JSON, byte for byte. Version 1 records (the
+// data as base64, a third larger, so an event of over about 187 KiB lost
+// its data to fit) are still read.
+const recordVersion = 2
 
 // record is a dead letter as stored in a message body: the domain JSON
 // plus a format version and the time of the put (the latest put of an ID
-// wins), with the event's data kept byte for byte as base64
-// (encoding/json would compact and HTML-escape a RawMessage).
+// wins). The event's data is spliced in as is (encoding/json would compact
+// and HTML-escape a RawMessage), see marshalRecord.
 type record struct {
 	V     int   `json:"v"`
 	PutAt int64 `json:"put_at"` // Unix ns
@@ -72,23 +75,26 @@ type record struct {
 
 type eventRecord struct {
 	*webhook.Event
-	Data []byte `json:"data"`
+	Data json.RawMessage `json:"data,omitempty"` // version 1: a base64 string
 }
 
 func marshalRecord(dl *webhook.DeadLetter, putAt int64) ([]byte, error) {
-	r := record{V: recordVersion, PutAt: putAt, DeadLetter: dl}
-	if dl.Event != nil {
-		r.Event = &eventRecord{Event: dl.Event, Data: dl.Event.Data}
+	b, err := json.Marshal(record{V: recordVersion, PutAt: putAt, DeadLetter: dl})
+	if err != nil || dl.Event == nil {
+		return webhook.QueueSafeJSON(b), err
 	}
-	b, err := json.Marshal(r)
+	ev, err := json.Marshal(eventRecord{Event: dl.Event}) // without its data
 	if err != nil {
 		return nil, err
 	}
-	// SQS rejects U+FFFE and U+FFFF, which encoding/json leaves raw in
-	// strings; escaped they round-trip.
-	b = bytes.ReplaceAll(b, []byte("\uFFFE"), []byte(`\ufffe`))
-	b = bytes.ReplaceAll(b, []byte("\uFFFF"), []byte(`\uffff`))
-	return b, nil
+	if len(dl.Event.Data) > 0 {
+		if !json.Valid(dl.Event.Data) {
+			return nil, webhook.Invalid("event.data", "not valid JSON")
+		}
+		ev = append(append(append(ev[:len(ev)-1:len(ev)-1], `,"data":`...), dl.Event.Data...), '}')
+	}
+	b = append(append(append(b[:len(b)-1:len(b)-1], `,"event":`...), ev...), '}')
+	return webhook.QueueSafeJSON(b), nil
 }
 
 func unmarshalRecord(b []byte) (*webhook.DeadLetter, int64, error) {
@@ -96,8 +102,8 @@ func unmarshalRecord(b []byte) (*webhook.DeadLetter, int64, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, 0, err
 	}
-	if r.V != recordVersion {
-		return nil, 0, fmt.Errorf("record version %d, want %d", r.V, recordVersion)
+	if r.V != 1 && r.V != recordVersion {
+		return nil, 0, fmt.Errorf("record version %d, want 1 or %d", r.V, recordVersion)
 	}
 	if r.Event != nil {
 		ev := webhook.Event{}
@@ -105,6 +111,16 @@ func unmarshalRecord(b []byte) (*webhook.DeadLetter, int64, error) {
 			ev = *r.Event.Event
 		}
 		ev.Data = r.Event.Data
+		if r.V == 1 {
+			var data []byte // base64, or null
+			if err := json.Unmarshal(r.Event.Data, &data); err != nil {
+				return nil, 0, fmt.Errorf("record version 1: event data: %w", err)
+			}
+			ev.Data = data
+		}
+		if string(ev.Data) == "null" {
+			ev.Data = nil
+		}
 		r.DeadLetter.Event = &ev
 	}
 	if r.DeadLetter.ID == "" {

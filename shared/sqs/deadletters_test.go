@@ -3,6 +3,7 @@ package sqs
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -145,6 +146,51 @@ func TestEncodeRecordCutsDown(t *testing.T) {
 	got, _, _ = unmarshalRecord(b)
 	if got.Event == nil || got.Event.ID != dl.Event.ID || got.Event.Data != nil || !strings.Contains(got.Reason, "event data") {
 		t.Errorf("big event data: event %+v, reason %q", got.Event, got.Reason)
+	}
+}
+
+// TestEncodeRecordKeepsLargeEventData: an event's data is stored as its
+// JSON, byte for byte (whitespace, characters HTML would escape, and
+// noncharacters SQS refuses, escaped in the body, included), so data as
+// large as any event the pipeline queues fits a dead letter whole; as
+// base64 it was a third larger, and data over about 187 KiB was dropped
+// (and a redrive then sent the event without it). Records of version 1
+// (base64) are still read.
+func TestEncodeRecordKeepsLargeEventData(t *testing.T) {
+	dl := webhooktest.NewDeadLetter("dlv_large", "whk_1", webhooktest.Base)
+	dl.Event.Data = json.RawMessage("{\n  \"transcript\": \"<b>&amp;</b> \uFFFF " + strings.Repeat("x", 240<<10) + "\"\n}")
+	b, err := encodeRecord(dl, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > MaxRecordSize || strings.ContainsRune(string(b), '\uFFFF') {
+		t.Fatalf("record of %d bytes (limit %d), noncharacter escaped: %t", len(b), MaxRecordSize, !strings.ContainsRune(string(b), '\uFFFF'))
+	}
+	got, _, err := unmarshalRecord(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotData, wantData any
+	if err := json.Unmarshal(got.Event.Data, &gotData); err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(dl.Event.Data, &wantData)
+	if !reflect.DeepEqual(gotData, wantData) || strings.Contains(got.Reason, "cut") {
+		t.Errorf("event data read back: %d bytes, equal %t; reason %q", len(got.Event.Data), reflect.DeepEqual(gotData, wantData), got.Reason)
+	}
+	plain := webhooktest.NewDeadLetter("dlv_plain", "whk_1", webhooktest.Base)
+	if b, err = encodeRecord(plain, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err = unmarshalRecord(b); err != nil || string(got.Event.Data) != string(plain.Event.Data) {
+		t.Errorf("event data %q (%v), want %q byte for byte", got.Event.Data, err, plain.Event.Data)
+	}
+
+	v1 := `{"v":1,"put_at":1,"id":"dlv_v1","endpoint_id":"whk_1","reason":"r","at":"2026-11-27T10:00:00Z",` +
+		`"event":{"id":"evt_1","type":"call.received","time":"2026-11-27T09:00:00Z","environment":"production","data":"eyJhIjogMX0="}}`
+	got, _, err = unmarshalRecord([]byte(v1))
+	if err != nil || got.Event == nil || string(got.Event.Data) != `{"a": 1}` {
+		t.Errorf("version 1 record: %+v, %v; want its data decoded from base64", got, err)
 	}
 }
 

@@ -168,18 +168,20 @@ func (q *Queue) sendChunk(ctx context.Context, url string, msgs []webhook.OutMes
 			DelaySeconds: seconds(m.Delay), // 0 is not sent: the queue's default delay, 0
 		}
 	}
+	// failed holds what is finally not sent: each try's failures not worth
+	// retrying, and the last try's others.
 	var failed []types.BatchResultErrorEntry
 	for try := 0; try < 2 && len(entries) > 0; try++ {
 		out, err := q.api.SendMessageBatch(ctx, &awssqs.SendMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
 		if err != nil {
 			return err
 		}
-		failed = out.Failed
 		entries = entries[:0:0]
 		for _, f := range out.Failed {
 			i, ok := byID[aws.ToString(f.Id)]
-			if !ok || f.SenderFault {
-				continue // not worth retrying
+			if !ok || f.SenderFault || try == 1 {
+				failed = append(failed, f) // not worth retrying, or retried
+				continue
 			}
 			entries = append(entries, types.SendMessageBatchRequestEntry{
 				Id:           f.Id,

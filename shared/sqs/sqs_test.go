@@ -172,8 +172,9 @@ func TestReceiveVisibilityZero(t *testing.T) {
 // number of times.
 type flaky struct {
 	API
-	fail  map[string]int // entry id → failures left
-	calls int
+	fail    map[string]int  // entry id → failures left
+	refused map[string]bool // entry ids failed for the sender's fault, every time
+	calls   int
 }
 
 func (f *flaky) SendMessageBatch(_ context.Context, in *awssqs.SendMessageBatchInput, _ ...func(*awssqs.Options)) (*awssqs.SendMessageBatchOutput, error) {
@@ -181,6 +182,10 @@ func (f *flaky) SendMessageBatch(_ context.Context, in *awssqs.SendMessageBatchI
 	out := &awssqs.SendMessageBatchOutput{}
 	for _, e := range in.Entries {
 		id := aws.ToString(e.Id)
+		if f.refused[id] {
+			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, SenderFault: true, Code: aws.String("InvalidMessageContents"), Message: aws.String("Invalid characters found")})
+			continue
+		}
 		if f.fail[id] > 0 {
 			f.fail[id]--
 			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), Message: aws.String("try again")})
@@ -210,6 +215,17 @@ func TestSendMessagesPartialFailure(t *testing.T) {
 	}
 	if webhook.KindOf(err) != webhook.KindTransient {
 		t.Errorf("kind %q, want transient", webhook.KindOf(err))
+	}
+
+	// A refused message is reported even when a retry of another one
+	// succeeds (the retry's outcome used to replace the first try's).
+	f = &flaky{fail: map[string]int{"c": 1}, refused: map[string]bool{"b": true}}
+	err = New(f, Options{}).SendMessages(t.Context(), "q", msgs)
+	if err == nil || !strings.Contains(err.Error(), `message "b"`) || strings.Contains(err.Error(), `message "c"`) || f.calls != 2 {
+		t.Errorf("b refused, c failing once: err %v after %d calls; want an error naming b only, after 2 calls", err, f.calls)
+	}
+	if webhook.KindOf(err) != webhook.KindInvalid {
+		t.Errorf("kind %q, want invalid", webhook.KindOf(err))
 	}
 }
 

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -165,6 +166,20 @@ func CheckMessageBody(field string, body []byte) error {
 		return Invalid(field, "%d bytes is over the %d byte limit", len(body), MaxMessageSize)
 	}
 	return nil
+}
+
+// QueueSafeJSON returns JSON text b with the two characters JSON allows
+// raw but SQS refuses in a message body, U+FFFE and U+FFFF, written as
+// escapes instead: the same JSON value, which any queue takes. (The other
+// characters SQS refuses, controls below U+0020, are escaped by every JSON
+// encoder.) It returns b itself when b has no byte sequence starting
+// either (EF BF), which is cheap to tell; otherwise a copy.
+func QueueSafeJSON(b []byte) []byte {
+	if !bytes.Contains(b, []byte("\xef\xbf")) {
+		return b
+	}
+	b = bytes.ReplaceAll(b, []byte("\uFFFE"), []byte(`\ufffe`))
+	return bytes.ReplaceAll(b, []byte("\uFFFF"), []byte(`\uffff`))
 }
 
 // CheckAppend validates the arguments of AppendAttempt (and of a

@@ -140,3 +140,16 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		t.Errorf("secrets after overlap = %d, want 1", got)
 	}
 }
+
+func TestQueueSafeJSON(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"a":"plain"}`, `{"a":"plain"}`},
+		{"{\"a\":\"x\uFFFEy\uFFFFz\"}", `{"a":"x\ufffey\uffffz"}`},
+		{"{\"a\":\"\uFFFD\uFFFC\"}", "{\"a\":\"\uFFFD\uFFFC\"}"}, // other characters of EF BF.. stay
+		{"{\"a\":\"\U0001F600\"}", "{\"a\":\"\U0001F600\"}"},
+	} {
+		if got := string(QueueSafeJSON([]byte(tc.in))); got != tc.want {
+			t.Errorf("QueueSafeJSON(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
