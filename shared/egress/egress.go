@@ -170,7 +170,12 @@ var (
 	metadata = []netip.Addr{
 		netip.MustParseAddr("169.254.169.254"), // AWS, GCP, Azure, OpenStack, ... instance metadata
 		netip.MustParseAddr("169.254.170.2"),   // AWS ECS task metadata and credentials
+		netip.MustParseAddr("169.254.170.23"),  // AWS EKS Pod Identity agent (credentials)
 		netip.MustParseAddr("fd00:ec2::254"),   // AWS instance metadata over IPv6
+		netip.MustParseAddr("fd00:ec2::23"),    // AWS EKS Pod Identity agent over IPv6
+		netip.MustParseAddr("fd20:ce::254"),    // GCP metadata over IPv6
+		netip.MustParseAddr("100.100.100.200"), // Alibaba Cloud instance metadata
+		netip.MustParseAddr("fe80::a9fe:a9fe"), // OpenStack metadata over IPv6
 	}
 
 	v4Ranges = []struct {

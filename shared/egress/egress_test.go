@@ -96,7 +96,8 @@ func TestCheckDefaultGuard(t *testing.T) {
 		{"0.255.255.255", ReasonThisNetwork},
 		{"100.64.0.1", ReasonCGNAT},
 		{"100.127.255.255", ReasonCGNAT},
-		{"100.100.100.200", ReasonCGNAT}, // Alibaba Cloud metadata lives here
+		{"100.100.100.201", ReasonCGNAT},
+		{"100.100.100.200", ReasonMetadata}, // Alibaba Cloud
 		{"198.18.0.1", ReasonBenchmark},
 		{"198.19.255.255", ReasonBenchmark},
 		{"192.0.2.1", ReasonDocumentation},
@@ -207,6 +208,12 @@ func TestCheckAllowList(t *testing.T) {
 		{"169.254.0.0/16", "169.254.1.1", ""},
 		{"169.254.0.0/16", "169.254.169.254", ReasonMetadata},
 		{"169.254.0.0/16", "169.254.170.2", ReasonMetadata},
+		{"169.254.0.0/16", "169.254.170.23", ReasonMetadata},
+		{"fc00::/7", "fd00:ec2::23", ReasonMetadata},
+		{"fc00::/7", "fd20:ce::254", ReasonMetadata},
+		{"100.64.0.0/10", "100.100.100.200", ReasonMetadata},
+		{"fe80::/10", "fe80::a9fe:a9fe", ReasonMetadata},
+		{"100.100.100.200", "100.100.100.200", ""},
 		{"169.254.0.0/16", "::ffff:169.254.169.254", ReasonMetadata},
 		{"0.0.0.0/0", "169.254.169.254", ReasonMetadata},
 		{"169.254.169.254", "169.254.169.254", ""},

@@ -268,6 +268,15 @@ func (s *Sender) Send(ctx context.Context, req Request) Result {
 	if err != nil {
 		return Result{Latency: time.Since(start), Err: s.classify(ctx, actx, &at, err)}
 	}
+	if resp.StatusCode < 200 {
+		// 101 Switching Protocols is the only final 1xx net/http returns,
+		// with the raw connection as the body, which neither the attempt's
+		// deadline nor ctx reach any more: reading it could block for as
+		// long as the receiver likes. Closing it closes the connection.
+		resp.Body.Close()
+		return Result{StatusCode: resp.StatusCode, Latency: time.Since(start),
+			Err: failf(nil, "HTTP %d: the receiver switched protocols (%s); a webhook wants a 2xx", resp.StatusCode, sanitize(resp.Header.Get("Upgrade"), 64))}
+	}
 	at.phase.Store(phaseBody)
 	res := Result{StatusCode: resp.StatusCode}
 	body, eof, err := readExcerpt(resp.Body)

@@ -424,6 +424,14 @@ func TestSendHostileResponses(t *testing.T) {
 			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n"))
 			time.Sleep(100 * time.Millisecond)
 		}, "invalid HTTP response: bad Content-Length"},
+		{"switching protocols, then silent", func(c net.Conn) {
+			// The body of a 101 is the raw connection, which no deadline
+			// reaches: reading it would wait for as long as this holds.
+			c.Read(make([]byte, 4096))
+			c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"))
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			c.Read(make([]byte, 1))
+		}, "HTTP 101: the receiver switched protocols (websocket)"},
 		{"short body", func(c net.Conn) {
 			c.Read(make([]byte, 4096))
 			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly a bit"))
