@@ -46,7 +46,7 @@ func run(args []string) error {
 	data := fs.String("data", ".data", "data folder")
 	planName := fs.String("plan", "enterprise", "plan: standard, business or enterprise")
 	allow := fs.String("allow", "loopback", "comma-separated address ranges deliveries may reach despite the SSRF guard (CIDRs, IPs, 'loopback'; '' for none)")
-	scale := fs.Float64("retry-scale", 0, "multiply retry delays (default 1; 0.01 with --demo)")
+	scale := fs.Float64("retry-scale", 0, "multiply retry delays by this fraction, up to 1 (default 1; 0.01 with --demo)")
 	timeout := fs.Duration("attempt-timeout", 10*time.Second, "whole-attempt timeout")
 	conc := fs.Int("concurrency", 2, "pollers per endpoint queue")
 	demo := fs.Bool("demo", false, "run the demo")
@@ -64,8 +64,11 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("--allow: %w", err)
 	}
-	if *scale < 0 {
-		return fmt.Errorf("--retry-scale: must not be negative")
+	if !(*scale >= 0 && *scale <= 1) { // NaN too
+		return fmt.Errorf("--retry-scale: must be a fraction above 0 up to 1 (it shortens retry delays; 0 for the default), got %v", *scale)
+	}
+	if *conc < 1 || *conc > localmode.MaxConcurrency {
+		return fmt.Errorf("--concurrency: must be 1 to %d, got %d", localmode.MaxConcurrency, *conc)
 	}
 	if *scale == 0 {
 		*scale = 1

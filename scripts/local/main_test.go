@@ -354,3 +354,29 @@ func TestKillDashNineMidRetry(t *testing.T) {
 		t.Errorf("the receiver answered 2xx %d times for %d events, want once each", got, n)
 	}
 }
+
+// TestBadFlagsNameTheFlag: a bad flag value stops the binary before it
+// starts, with an error naming the flag. (A huge --retry-scale used to
+// overflow the retry delays: every failing delivery stalled at attempt 1.)
+func TestBadFlagsNameTheFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--retry-scale", "inf"}, "--retry-scale"},
+		{[]string{"--retry-scale", "nan"}, "--retry-scale"},
+		{[]string{"--retry-scale", "1e12"}, "--retry-scale"},
+		{[]string{"--retry-scale", "-1"}, "--retry-scale"},
+		{[]string{"--concurrency", "0"}, "--concurrency"},
+		{[]string{"--concurrency", "100000"}, "--concurrency"},
+		{[]string{"--plan", "platinum"}, "--plan"},
+		{[]string{"--allow", "10.0.0.0/33"}, "--allow"},
+		{[]string{"--log-level", "loud"}, "--log-level"},
+	} {
+		args := append([]string{"--addr", freeAddr(t), "--data", t.TempDir()}, tc.args...)
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.flag) {
+			t.Errorf("local %s: %v, output %q; want a failure naming %s", strings.Join(tc.args, " "), err, out, tc.flag)
+		}
+	}
+}

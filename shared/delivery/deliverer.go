@@ -66,8 +66,9 @@ type Deliverer struct {
 	Lease time.Duration
 	// LogTTL is how long delivery logs are kept. Default 30 days.
 	LogTTL time.Duration
-	// RetryScale multiplies every retry delay and rate-limit deferral
-	// (local-mode demos and tests use e.g. 0.001); 0 means 1.
+	// RetryScale multiplies every retry delay and rate-limit deferral, to
+	// shorten them (local-mode demos and tests use e.g. 0.001): a value
+	// above 0 and below 1 applies; anything else (0, or a bad value) means 1.
 	RetryScale float64
 	Now        func() time.Time // default time.Now
 	Rand       func() float64   // jitter source; default math/rand
@@ -347,7 +348,7 @@ func (d *Deliverer) logTTL() time.Duration {
 }
 
 func (d *Deliverer) scale(delay time.Duration) time.Duration {
-	if d.RetryScale > 0 {
+	if d.RetryScale > 0 && d.RetryScale < 1 { // so the result never overflows
 		return time.Duration(float64(delay) * d.RetryScale)
 	}
 	return delay

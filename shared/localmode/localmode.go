@@ -63,18 +63,22 @@ type Config struct {
 	DataDir string       // where the database lives; default .data
 	Plan    webhook.Plan // default enterprise
 	// Allow lists address ranges deliveries may reach despite the SSRF
-	// guard; local mode's default is loopback only.
+	// guard; none by default (scripts/local passes egress.Loopback unless
+	// --allow says otherwise).
 	Allow []netip.Prefix
-	// AllowHTTP permits http:// endpoint URLs (default true in local mode).
+	// AllowHTTP permits http:// endpoint URLs; https only by default
+	// (scripts/local sets it).
 	AllowHTTP bool
-	// RetryScale multiplies retry delays (e.g. 0.001 turns 10 s into 10 ms).
+	// RetryScale multiplies retry delays, to shorten them for demos and
+	// tests (e.g. 0.001 turns 10 s into 10 ms): 0 (the default) means 1,
+	// else 0 < RetryScale ≤ 1.
 	RetryScale float64
 	// AttemptTimeout is the whole-attempt timeout; default 10 s, at most
 	// MaxAttemptTimeout.
 	AttemptTimeout time.Duration
 	// Concurrency is the number of pollers per endpoint queue, each handing
 	// the delivery handler batches of up to 10 (Lambda's
-	// MaximumConcurrency); default 2.
+	// MaximumConcurrency); default 2, at most MaxConcurrency.
 	Concurrency int
 	// NoRateLimit turns the per-endpoint rate limit off (benchmarks only:
 	// the plan's limit is what customers get).
@@ -86,6 +90,11 @@ type Config struct {
 	// HTTP stage of every delivery.
 	send delivery.HTTPSender
 }
+
+// MaxConcurrency bounds Config.Concurrency (Lambda's MaximumConcurrency
+// per event source mapping is at most 1000, but one machine's worth of
+// pollers per endpoint is far fewer).
+const MaxConcurrency = 64
 
 // Visibility is how long a message handed to a handler stays hidden; it
 // exceeds the attempt timeout so a slow attempt is not handed out twice.
@@ -154,6 +163,12 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 2
+	}
+	if cfg.Concurrency > MaxConcurrency {
+		return nil, fmt.Errorf("local mode: concurrency: %d pollers per endpoint queue is over the %d allowed", cfg.Concurrency, MaxConcurrency)
+	}
+	if !(cfg.RetryScale >= 0 && cfg.RetryScale <= 1) { // NaN too
+		return nil, fmt.Errorf("local mode: retry scale: must be 0 (unscaled) or a fraction above 0 up to 1, got %v", cfg.RetryScale)
 	}
 	if cfg.AttemptTimeout < 0 || cfg.AttemptTimeout > MaxAttemptTimeout {
 		return nil, fmt.Errorf("local mode: attempt timeout: %v is outside 0 (the default, %v) to %v", cfg.AttemptTimeout, sender.DefaultTimeout, MaxAttemptTimeout)

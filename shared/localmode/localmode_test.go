@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -754,6 +755,32 @@ func TestHoldsOutlastTheAttempt(t *testing.T) {
 				s.Close()
 			}
 			t.Errorf("Start with attempt timeout %v: %v, want refused naming the attempt timeout", bad, err)
+		}
+	}
+}
+
+// TestStartRefusesBadConfig: a retry scale that isn't a fraction up to 1
+// (a huge one overflowed the retry delays, stalling every failing
+// delivery at attempt 1) and too many pollers are refused, naming them.
+func TestStartRefusesBadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		mod  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.RetryScale = 2 }, "retry scale"},
+		{func(c *Config) { c.RetryScale = 1e12 }, "retry scale"},
+		{func(c *Config) { c.RetryScale = -0.5 }, "retry scale"},
+		{func(c *Config) { c.RetryScale = math.NaN() }, "retry scale"},
+		{func(c *Config) { c.RetryScale = math.Inf(1) }, "retry scale"},
+		{func(c *Config) { c.Concurrency = MaxConcurrency + 1 }, "concurrency"},
+	} {
+		cfg := Config{Addr: "127.0.0.1:0", DataDir: t.TempDir()}
+		tc.mod(&cfg)
+		if s, err := Start(cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if s != nil {
+				s.Close()
+			}
+			t.Errorf("Start(%+v) = %v, want refused naming the %s", cfg, err, tc.want)
 		}
 	}
 }
