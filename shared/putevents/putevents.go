@@ -15,6 +15,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -129,7 +130,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for i, e := range req.Entries {
 		ev, err := h.toEvent(e)
 		if err != nil {
-			resp.Entries[i] = ResultEntry{ErrorCode: "InvalidArgument", ErrorMessage: fmt.Sprintf("Entries[%d].%v", i, err)}
+			code := "InvalidArgument"
+			if errors.Is(err, errMalformedDetail) {
+				code = "MalformedDetail" // EventBridge's code for a Detail that is not JSON
+			}
+			resp.Entries[i] = ResultEntry{ErrorCode: code, ErrorMessage: fmt.Sprintf("Entries[%d].%v", i, err)}
 			resp.FailedEntryCount++
 			continue
 		}
@@ -153,6 +158,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
+// maxEventTime is 10000-01-01T00:00:00Z in Unix seconds.
+const maxEventTime = 253402300800
+
+// errMalformedDetail is an entry's Detail that is not JSON at all.
+var errMalformedDetail = &webhook.Error{Kind: webhook.KindInvalid, Field: "Detail", Message: "not valid JSON"}
+
 // toEvent validates one entry and builds the event EventBridge would hand
 // to the filter Lambda. Errors name the entry's field.
 func (h *Handler) toEvent(e entry) (Accepted, error) {
@@ -170,10 +181,17 @@ func (h *Handler) toEvent(e entry) (Accepted, error) {
 	at := h.now().UTC()
 	if len(e.Time) > 0 && string(e.Time) != "null" {
 		var secs float64
-		if err := json.Unmarshal(e.Time, &secs); err != nil || math.IsNaN(secs) || secs < 0 {
-			return zero, webhook.Invalid("Time", "must be a timestamp in epoch seconds")
+		// Up to the end of year 9999, the last an RFC 3339 timestamp (the
+		// event's "time", the envelope's "timestamp") can hold; past
+		// about 2262 the nanoseconds of the old conversion overflowed.
+		if err := json.Unmarshal(e.Time, &secs); err != nil || !(secs >= 0 && secs < maxEventTime) {
+			return zero, webhook.Invalid("Time", "must be a timestamp in epoch seconds, from 1970 to the end of 9999")
 		}
-		at = time.Unix(0, int64(secs*1e9)).UTC()
+		whole, frac := math.Modf(secs)
+		at = time.Unix(int64(whole), int64(frac*1e9)).UTC()
+	}
+	if !json.Valid([]byte(e.Detail)) {
+		return zero, errMalformedDetail
 	}
 	id := newUUID()
 	if _, err := catalog.Parse(e.DetailType, []byte(e.Detail), id, at); err != nil {

@@ -101,17 +101,22 @@ func TestRequestErrors(t *testing.T) {
 // fails naming its field, the good ones are accepted, in order.
 func TestEntryErrors(t *testing.T) {
 	good := entryJSON(t, "call.received")
-	for _, tt := range []struct{ name, entry, want string }{
-		{"wrong source", `{"Source":"acme","DetailType":"call.received","Detail":"{}"}`, "Entries[1].Source: must be \"phoneshield\""},
-		{"unknown type", `{"Source":"phoneshield","DetailType":"call.exploded","Detail":"{}"}`, "Entries[1].DetailType"},
-		{"no type", `{"Source":"phoneshield","Detail":"{}"}`, "Entries[1].DetailType"},
-		{"detail not JSON", `{"Source":"phoneshield","DetailType":"call.received","Detail":"{nope"}`, "Entries[1].Detail"},
-		{"missing required field", `{"Source":"phoneshield","DetailType":"call.received","Detail":"{\"data\":{\"phone_number\":\"+15551234567\"}}"}`, "detail.data.call_id"},
-		{"Time a string", `{"Source":"phoneshield","DetailType":"call.received","Detail":"{}","Time":"yesterday"}`, "Entries[1].Time: must be a timestamp in epoch seconds"},
-		{"Time negative", `{"Source":"phoneshield","DetailType":"call.received","Detail":"{}","Time":-1}`, "Entries[1].Time"},
-		{"escapes past the limit", escaped(t, 50000), "Entries[1].Detail: the event is"},
-		{"entry over 256 KiB", `{"Source":"phoneshield","DetailType":"call.received","Detail":"` + strings.Repeat("x", MaxEntrySize) + `"}`, "Entries[1].Detail: entry is"},
+	for _, tt := range []struct{ name, entry, want, code string }{
+		{"wrong source", `{"Source":"acme","DetailType":"call.received","Detail":"{}"}`, "Entries[1].Source: must be \"phoneshield\"", ""},
+		{"unknown type", `{"Source":"phoneshield","DetailType":"call.exploded","Detail":"{}"}`, "Entries[1].DetailType", ""},
+		{"no type", `{"Source":"phoneshield","Detail":"{}"}`, "Entries[1].DetailType", ""},
+		{"detail not JSON", `{"Source":"phoneshield","DetailType":"call.received","Detail":"{nope"}`, "Entries[1].Detail: not valid JSON", "MalformedDetail"},
+		{"detail JSON, not an object", `{"Source":"phoneshield","DetailType":"call.received","Detail":"[1]"}`, "Entries[1].Detail", ""},
+		{"missing required field", `{"Source":"phoneshield","DetailType":"call.received","Detail":"{\"data\":{\"phone_number\":\"+15551234567\"}}"}`, "detail.data.call_id", ""},
+		{"Time a string", `{"Source":"phoneshield","DetailType":"call.received","Detail":"{}","Time":"yesterday"}`, "Entries[1].Time: must be a timestamp in epoch seconds", ""},
+		{"Time negative", `{"Source":"phoneshield","DetailType":"call.received","Detail":"{}","Time":-1}`, "Entries[1].Time", ""},
+		{"Time past 9999", `{"Source":"phoneshield","DetailType":"call.received","Detail":"{}","Time":253402300800}`, "Entries[1].Time", ""},
+		{"escapes past the limit", escaped(t, 50000), "Entries[1].Detail: the event is", ""},
+		{"entry over 256 KiB", `{"Source":"phoneshield","DetailType":"call.received","Detail":"` + strings.Repeat("x", MaxEntrySize) + `"}`, "Entries[1].Detail: entry is", ""},
 	} {
+		if tt.code == "" {
+			tt.code = "InvalidArgument"
+		}
 		t.Run(tt.name, func(t *testing.T) {
 			s := &sink{}
 			status, _, got := call(t, s, http.MethodPost, Target, `{"Entries":[`+good+","+tt.entry+","+good+`]}`)
@@ -123,8 +128,8 @@ func TestEntryErrors(t *testing.T) {
 				t.Fatalf("Entries = %v, want 3 results", got["Entries"])
 			}
 			bad, _ := entries[1].(map[string]any)
-			if msg, _ := bad["ErrorMessage"].(string); bad["ErrorCode"] != "InvalidArgument" || !strings.Contains(msg, tt.want) || bad["EventId"] != nil {
-				t.Errorf("bad entry's result = %v, want InvalidArgument containing %q and no EventId", bad, tt.want)
+			if msg, _ := bad["ErrorMessage"].(string); bad["ErrorCode"] != tt.code || !strings.Contains(msg, tt.want) || bad["EventId"] != nil {
+				t.Errorf("bad entry's result = %v, want %s containing %q and no EventId", bad, tt.code, tt.want)
 			}
 			if len(s.got) != 2 {
 				t.Fatalf("%d events accepted, want the 2 good ones", len(s.got))
@@ -196,6 +201,15 @@ func TestAcceptedEvent(t *testing.T) {
 	call(t, s, http.MethodPost, Target, `{"Entries":[`+entryJSON(t, "call.received")+`]}`)
 	if len(s.got) != 1 || !s.got[0].Time.Equal(now) || s.got[0].Resources == nil {
 		t.Errorf("events = %+v, want one stamped %v with empty Resources", s.got, now)
+	}
+
+	// A Time after 2262 is kept as given (its nanoseconds used to
+	// overflow, making it 1677).
+	s = &sink{}
+	good := entryJSON(t, "call.received")
+	call(t, s, http.MethodPost, Target, `{"Entries":[`+good[:len(good)-1]+`,"Time":10000000000.25}]}`)
+	if want := time.Unix(10000000000, 25e7).UTC(); len(s.got) != 1 || !s.got[0].Time.Equal(want) {
+		t.Errorf("events = %+v, want one at %v", s.got, want)
 	}
 }
 
