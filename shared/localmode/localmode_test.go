@@ -138,6 +138,31 @@ func TestDemoDeliversEverySampleWithBothSignatures(t *testing.T) {
 	}
 }
 
+// TestDemoOnTheStandardPlan: on a plan that delivers only some types, the
+// demo expects those and names the others; it used to wait out its 60 s
+// for all 19 and fail.
+func TestDemoOnTheStandardPlan(t *testing.T) {
+	s, _ := start(t, func(c *Config) { c.RetryScale = 0.01; c.Plan = webhook.Standard })
+	var out strings.Builder
+	begun := time.Now()
+	cleanup, err := Demo(context.Background(), s.URL(), &out)
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	defer cleanup()
+	got := out.String()
+	n := len(webhook.Standard.EventTypes)
+	if want := fmt.Sprintf("%d of %d events delivered and verified", n, n); !strings.Contains(got, want) {
+		t.Errorf("demo output lacks %q:\n%s", want, got)
+	}
+	if want := fmt.Sprintf("%d of them are not in this deployment's plan", len(catalog.Types())-n); !strings.Contains(got, want) {
+		t.Errorf("demo output lacks %q:\n%s", want, got)
+	}
+	if took := time.Since(begun); took > 30*time.Second {
+		t.Errorf("the demo took %v", took)
+	}
+}
+
 func TestFailTwiceThenSucceedLogsThreeAttempts(t *testing.T) {
 	_, c := start(t, nil)
 	rcv := receiver(t)
