@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
@@ -249,8 +248,9 @@ func (s *Store) endLease(ctx context.Context, l webhook.Lease, done bool) error 
 //
 // That takes the key and the log to be one item: Tables.Keys equal to
 // Tables.Deliveries and l.Key equal to d.ID. Otherwise (separate tables,
-// or a redrive's key "<delivery id>#<generation>") Settle makes the two
-// writes, log and lease, concurrently.
+// or a redrive's key "<delivery id>#<generation>") Settle makes two
+// writes: the lease's end, then the log, so a lease no longer held
+// (ErrConflict) writes nothing there either.
 func (s *Store) Settle(ctx context.Context, l webhook.Lease, done bool, d *webhook.Delivery, a webhook.Attempt) error {
 	if err := webhook.CheckAppend(d, a); err != nil {
 		return fmt.Errorf("dynamo: settle %s: %w", d.ID, err)
@@ -313,18 +313,20 @@ func settleTTL(e *expr, d *webhook.Delivery, keyExp time.Time) {
 	e.val(":exp_s", avN(max(epochSeconds(keyExp), epochSeconds(d.ExpiresAt))))
 }
 
-// settleApart is Settle for a key and a log in different items.
+// settleApart is Settle for a key and a log in different items: the
+// lease first, as the embedded adapter checks it before writing anything.
+// (The two used to be written at once: a holder whose lease had been
+// taken over got ErrConflict, yet its attempt overwrote the log line of
+// the holder that delivered.)
 func (s *Store) settleApart(ctx context.Context, l webhook.Lease, done bool, d *webhook.Delivery, a webhook.Attempt) error {
-	logErr := make(chan error, 1)
-	go func() { logErr <- s.AppendAttempt(ctx, d, a) }()
 	end := s.Release
 	if done {
 		end = s.Finish
 	}
 	if err := end(ctx, l); err != nil {
-		return errors.Join(err, <-logErr)
+		return err
 	}
-	if err := <-logErr; err != nil {
+	if err := s.AppendAttempt(ctx, d, a); err != nil {
 		return fmt.Errorf("%w: %w", webhook.ErrLogNotWritten, err)
 	}
 	return nil

@@ -147,6 +147,48 @@ func TestSettleSeparateTables(t *testing.T) {
 	if err := s.Settle(ctx, bad, true, d, webhooktest.NewAttempt(2, d.CreatedAt, 200)); !errors.Is(err, webhook.ErrConflict) {
 		t.Errorf("Settle(wrong token) = %v, want ErrConflict", err)
 	}
+	// Refused, it wrote nothing to the log either.
+	if got := mustGet(t, s, d.ID); len(got.Attempts) != 1 || got.Attempts[0].StatusCode != 500 {
+		t.Errorf("log after a refused Settle: %+v, want attempt 1 (500) only", got.Attempts)
+	}
+}
+
+// TestStaleSettleOfARedriveKey: a redrive's key ("<id>#<generation>") is
+// an item apart from the log; a holder whose lease was taken over, and
+// who settles after the new holder delivered, is refused and leaves the
+// log as the new holder wrote it (it used to overwrite it with its own
+// failed attempt).
+func TestStaleSettleOfARedriveKey(t *testing.T) {
+	s := New(fresh(t, testTables), testTables, Options{})
+	ctx := t.Context()
+	d := webhooktest.NewDelivery("whk_a", "evt_stale", webhooktest.Now())
+	key := d.ID + "#1"
+	stale, err := s.Acquire(ctx, key, 1, 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the first holder stalls past its lease
+	current, err := s.Acquire(ctx, key, 1, time.Minute)
+	if err != nil {
+		t.Fatalf("takeover: %v", err)
+	}
+	ok := *d
+	ok.Status = webhook.DeliveryDelivered
+	okAttempt := webhooktest.NewAttempt(1, d.CreatedAt, 200)
+	okAttempt.Generation = 1
+	if err := s.Settle(ctx, current, true, &ok, okAttempt); err != nil {
+		t.Fatalf("Settle(current holder): %v", err)
+	}
+	failed := *d
+	failed.Status = webhook.DeliveryPending
+	failedAttempt := webhooktest.NewAttempt(1, d.CreatedAt, 503)
+	failedAttempt.Generation = 1
+	if err := s.Settle(ctx, stale, false, &failed, failedAttempt); !errors.Is(err, webhook.ErrConflict) {
+		t.Fatalf("Settle(stale holder) = %v, want ErrConflict", err)
+	}
+	if got := mustGet(t, s, d.ID); got.Status != webhook.DeliveryDelivered || len(got.Attempts) != 1 || got.Attempts[0].StatusCode != 200 {
+		t.Errorf("log after the stale Settle: %s with %+v, want delivered with the 200", got.Status, got.Attempts)
+	}
 }
 
 // logDown fails every UpdateItem on one table, as if it were unavailable.
