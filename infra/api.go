@@ -1,9 +1,12 @@
 package main
 
 import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
@@ -15,6 +18,9 @@ type managementAPI struct {
 	fn   awslambda.Function
 	http awsapigatewayv2.HttpApi
 }
+
+// reconcileMinutes is how often the control plane's repair round runs.
+const reconcileMinutes = 15
 
 // API stage throttling: operator traffic, capped well below what could
 // run up a bill or crowd the account's Lambda concurrency.
@@ -43,6 +49,16 @@ func newManagementAPI(s *Stack, asset string, env map[string]string, egress *Egr
 		egress.grant(s, fn.Role())
 	}
 	s.API = fn
+	// The control plane's repair round (apifn.Function.Reconcile): drift
+	// repaired, and the queues of deleted endpoints removed once their
+	// tasks have drained to the DLQ (deleting them at once lost them).
+	awsevents.NewRule(stack, jsii.String("Reconcile"), &awsevents.RuleProps{
+		Description: jsii.String("PhoneShield Webhooks: reconcile the endpoint queues (drift, drained queues of deleted endpoints)"),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(reconcileMinutes))),
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
+			RetryAttempts: jsii.Number(0), // the next round comes soon enough
+		})},
+	})
 
 	accessLogs := awslogs.NewLogGroup(stack, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
 		Retention:     retention(s.Params.LogRetentionDays),

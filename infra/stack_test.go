@@ -326,6 +326,33 @@ func checkStack(t *testing.T, s *synthesized, withAPI bool) {
 		})
 	})
 
+	t.Run("reconcile schedule", func(t *testing.T) {
+		// The management function repairs the endpoint queues on a
+		// schedule, and removes those of deleted endpoints once drained.
+		scheduled := map[string]any{"ScheduleExpression": fmt.Sprintf("rate(%d minutes)", reconcileMinutes)}
+		if !withAPI {
+			must(t, func() { tmpl.ResourcePropertiesCountIs(jsii.String("AWS::Events::Rule"), scheduled, jsii.Number(0)) })
+			return
+		}
+		must(t, func() {
+			tmpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+				"ScheduleExpression": scheduled["ScheduleExpression"],
+				"State":              "ENABLED",
+				"Targets": []any{map[string]any{
+					"Arn":         getAtt(s, "Management", "Arn"),
+					"RetryPolicy": map[string]any{"MaximumRetryAttempts": 0},
+					"Id":          assertions.Match_AnyValue(),
+				}},
+			})
+			tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Permission"), map[string]any{
+				"Action":       "lambda:InvokeFunction",
+				"FunctionName": getAtt(s, "Management", "Arn"),
+				"Principal":    "events.amazonaws.com",
+				"SourceArn":    getAtt(s, "Reconcile", "Arn"),
+			})
+		})
+	})
+
 	t.Run("iam", func(t *testing.T) { checkIAM(t, s, withAPI) })
 
 	t.Run("monitoring", func(t *testing.T) {

@@ -93,7 +93,7 @@ type world struct {
 	app     *awsapp.App
 	filter  *handler.Filter
 	deliver *handler.Deliver
-	api     *handler.API
+	api     *apifn.Function
 	svc     *manage.Service
 	eb      *eventbridge.Client
 	sqs     *awssqs.Client

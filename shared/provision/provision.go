@@ -235,6 +235,7 @@ type Report struct {
 	CreatedMappings []string
 	UpdatedMappings []string // settings repaired
 	DeletedMappings []string // orphans and duplicates
+	Draining        []string // gone endpoints whose queues still hold tasks
 }
 
 // Changed reports whether anything was done.
@@ -251,6 +252,7 @@ func (r Report) String() string {
 	}{
 		{"created queues", r.CreatedQueues}, {"updated queues", r.UpdatedQueues}, {"deleted queues", r.DeletedQueues},
 		{"created mappings", r.CreatedMappings}, {"updated mappings", r.UpdatedMappings}, {"deleted mappings", r.DeletedMappings},
+		{"draining", r.Draining},
 	} {
 		if len(f.ids) > 0 {
 			parts = append(parts, f.what+" "+strings.Join(f.ids, ", "))
@@ -441,34 +443,92 @@ func (p *Provisioner) deleteMapping(ctx context.Context, r *Report, id string, m
 	return nil
 }
 
-// Delete removes endpoint id's event source mappings, then its queue (and
-// the messages in it). A missing queue or mapping is fine.
+// Delete removes the queue of deleted endpoint id and its event source
+// mappings, once the queue is empty. A queue still holding tasks (a
+// backlog, retries scheduled) is left with its mapping, so they drain:
+// the delivery function dead-letters each ("endpoint was deleted"), and
+// Reconcile removes the queue once it is empty. Deleting it at once
+// dropped them, neither delivered nor dead-lettered. A missing queue or
+// mapping is fine.
 func (p *Provisioner) Delete(ctx context.Context, endpointID string) error {
+	_, err := p.delete(ctx, endpointID)
+	return err
+}
+
+func (p *Provisioner) delete(ctx context.Context, id string) (Report, error) {
+	var r Report
 	if p.err != nil {
-		return p.err
+		return r, p.err
 	}
-	name, err := p.queueName(endpointID)
+	name, err := p.queueName(id)
 	if err != nil {
-		return fmt.Errorf("provision: delete: %w", err)
+		return r, fmt.Errorf("provision: delete: %w", err)
 	}
 	ms, err := p.listMappings(ctx, p.queueARN(name))
 	if err != nil {
-		return err
+		return r, err
 	}
-	var r Report
+	url := ""
+	out, err := p.sqs.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+	switch _, gone := errors.AsType[*sqstypes.QueueDoesNotExist](err); {
+	case gone:
+	case err != nil:
+		return r, fmt.Errorf("provision: delete queue %s: %w", name, err)
+	default:
+		url = aws.ToString(out.QueueUrl)
+	}
+	return r, p.retire(ctx, &r, id, url, ms)
+}
+
+// retire removes the queue at url ("": none) of an endpoint that is gone
+// and the mappings ms from it, if the queue is empty; a queue still
+// holding tasks keeps (or gets back) its mapping, so they drain.
+func (p *Provisioner) retire(ctx context.Context, r *Report, id, url string, ms []lambdatypes.EventSourceMappingConfiguration) error {
+	if url != "" {
+		empty, err := p.empty(ctx, url)
+		if err != nil {
+			return err
+		}
+		if !empty {
+			r.Draining = append(r.Draining, id)
+			return p.ensureMapping(ctx, r, id, ms)
+		}
+	}
 	for _, m := range ms {
-		if err := p.deleteMapping(ctx, &r, endpointID, m); err != nil {
+		if err := p.deleteMapping(ctx, r, id, m); err != nil {
 			return err
 		}
 	}
-	out, err := p.sqs.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
-	if _, ok := errors.AsType[*sqstypes.QueueDoesNotExist](err); ok {
+	if url == "" {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("provision: delete queue %s: %w", name, err)
+	return p.deleteQueue(ctx, r, id, url)
+}
+
+// empty reports whether the queue at url holds no message, visible, in
+// flight or delayed. SQS's counts are approximate: they can lag a message
+// sent in the last few seconds, which a queue of an endpoint deleted
+// meanwhile is not sent (the filter drops the endpoint within its
+// configuration cache's TTL).
+func (p *Provisioner) empty(ctx context.Context, url string) (bool, error) {
+	counts := []sqstypes.QueueAttributeName{
+		sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+		sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+		sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed,
 	}
-	return p.deleteQueue(ctx, &r, endpointID, aws.ToString(out.QueueUrl))
+	out, err := p.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: counts})
+	if _, gone := errors.AsType[*sqstypes.QueueDoesNotExist](err); gone {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("provision: count the messages of %s: %w", url, err)
+	}
+	for _, c := range counts {
+		if n := out.Attributes[string(c)]; n != "0" {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 func (p *Provisioner) deleteQueue(ctx context.Context, r *Report, id, url string) error {
@@ -486,10 +546,11 @@ func (p *Provisioner) deleteQueue(ctx context.Context, r *Report, id, url string
 // Reconcile makes the endpoint queues and mappings match endpointIDs, the
 // ids of every endpoint that should have a queue: it creates missing
 // queues and mappings, repairs drifted queue attributes and mapping
-// settings, and deletes the queues with the prefix (never the DLQ) and the
-// function's mappings from such queues whose endpoint is not listed —
-// with their messages. An empty list therefore deletes every endpoint
-// queue: pass the full list, never a partial read.
+// settings, and retires the queues with the prefix (never the DLQ) whose
+// endpoint is not listed, as Delete does: removed with their mappings
+// once empty, left draining (mapping kept or restored) until then. An
+// empty list therefore retires every endpoint queue: pass the full list,
+// never a partial read.
 //
 // It goes on past a failing endpoint and returns what it did with every
 // error joined. A second run with nothing changed in between does nothing.
@@ -545,21 +606,18 @@ func (p *Provisioner) Reconcile(ctx context.Context, endpointIDs []string) (Repo
 			errs = append(errs, err)
 		}
 	}
-	for _, id := range slices.Sorted(maps.Keys(mappings)) {
-		if want[id] {
-			continue
-		}
-		for _, m := range mappings[id] {
-			if err := p.deleteMapping(ctx, &r, id, m); err != nil {
-				errs = append(errs, err)
-			}
-		}
+	gone := map[string]bool{} // endpoints not listed, with a queue or a mapping
+	for id := range mappings {
+		gone[id] = !want[id]
 	}
-	for _, id := range slices.Sorted(maps.Keys(queues)) {
-		if want[id] {
+	for id := range queues {
+		gone[id] = !want[id]
+	}
+	for _, id := range slices.Sorted(maps.Keys(gone)) {
+		if !gone[id] {
 			continue
 		}
-		if err := p.deleteQueue(ctx, &r, id, queues[id]); err != nil {
+		if err := p.retire(ctx, &r, id, queues[id], mappings[id]); err != nil {
 			errs = append(errs, err)
 		}
 	}

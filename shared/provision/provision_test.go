@@ -260,6 +260,46 @@ func TestDelete(t *testing.T) {
 	}
 }
 
+// TestDeleteDrainsFirst: the queue of a deleted endpoint that still holds
+// tasks (here a retry scheduled 15 minutes ahead) is kept with its
+// mapping, so the delivery function dead-letters them as they come up;
+// Reconcile removes it once it is empty. (It used to be deleted at once,
+// its tasks neither delivered nor dead-lettered.)
+func TestDeleteDrainsFirst(t *testing.T) {
+	e := setup(t)
+	ctx := t.Context()
+	p := e.provisioner(Config{})
+	if err := p.Create(ctx, "whk_a"); err != nil {
+		t.Fatal(err)
+	}
+	url, _ := e.queueURL(t, "whk_a")
+	if _, err := e.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(`{"task":1}`), DelaySeconds: 900}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.delete(ctx, "whk_a")
+	if err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if _, ok := e.queueURL(t, "whk_a"); !ok || len(e.mappings(t, "whk_a")) != 1 || !slices.Equal(r.Draining, []string{"whk_a"}) {
+		t.Fatalf("after Delete of a queue holding a task: %s; want the queue and its mapping kept, draining", r)
+	}
+	// Still draining at the next Reconcile, which leaves it be.
+	if r, err := p.Reconcile(ctx, nil); err != nil || !slices.Equal(r.Draining, []string{"whk_a"}) || r.Changed() {
+		t.Fatalf("Reconcile while draining: %s, %v; want it left draining", r, err)
+	}
+	// Drained (the test empties it), the next Reconcile removes it.
+	if _, err := e.sqs.PurgeQueue(ctx, &sqs.PurgeQueueInput{QueueUrl: aws.String(url)}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = p.Reconcile(ctx, nil)
+	if err != nil || !slices.Equal(r.DeletedQueues, []string{"whk_a"}) || !slices.Equal(r.DeletedMappings, []string{"whk_a"}) {
+		t.Errorf("Reconcile once drained: %s, %v; want the queue and its mapping deleted", r, err)
+	}
+	if _, ok := e.queueURL(t, "whk_a"); ok {
+		t.Error("drained queue still there")
+	}
+}
+
 func TestReconcile(t *testing.T) {
 	e := setup(t)
 	ctx := t.Context()
