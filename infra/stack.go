@@ -106,6 +106,12 @@ func NewStack(scope constructs.Construct, id string, props *StackProps) *Stack {
 	stack := awscdk.NewStack(scope, &id, &sprops)
 	p := props.Params
 	s := &Stack{Stack: stack, Params: p, QueuePrefix: QueuePrefix(*stack.StackName())}
+	if name := *stack.StackName(); len(name) > 40 {
+		// Kept as is: a new prefix would leave a deployed stack's queues
+		// behind, out of its functions' IAM scope.
+		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String("@phoneshield/queue-prefix"), jsii.String(
+			"stack name over 40 characters: its endpoint queues' prefix "+s.QueuePrefix+" is cut from it, and another stack of this account and region whose name starts with the same 40 characters would share it; use a shorter name"), nil)
+	}
 	production := p.Environment == EnvProduction
 
 	s.Tables = newTables(stack, production)

@@ -855,3 +855,20 @@ func TestAssetSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestLongStackNameWarns: a stack name over 40 characters, whose queue
+// prefix is cut from it (and could be another stack's), gets a synth
+// warning saying so.
+func TestLongStackNameWarns(t *testing.T) {
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	p, err := ParamsFromContext(func(k string) any { return app.Node().TryGetContext(jsii.String(k)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "PhoneShieldWebhooksForTheWholeCompanyInProduction" // 49
+	must(t, func() {
+		s := NewStack(app, name, &StackProps{Params: p, Assets: assets(t, false)})
+		assertions.Annotations_FromStack(s.Stack).HasWarning(jsii.String("*"),
+			assertions.Match_StringLikeRegexp(jsii.String("stack name over 40 characters.*"+QueuePrefix(name))))
+	})
+}

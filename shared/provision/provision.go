@@ -147,6 +147,10 @@ func (p *Provisioner) queueName(id string) (string, error) {
 	switch {
 	case id == "":
 		return "", webhook.Invalid("endpoint_id", "required")
+	case strings.ContainsRune(id, '-'):
+		// Endpoint ids have none; a queue named with one could belong to
+		// another stack, whose prefix extends this one's (see endpointID).
+		return "", webhook.Invalid("endpoint_id", "%q: endpoint ids have no hyphen", id)
 	case len(name) > 80 || strings.ContainsFunc(name, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
 	}):
@@ -164,13 +168,18 @@ func (p *Provisioner) queueARN(name string) string {
 }
 
 // endpointID returns the endpoint of a queue ARN or URL, or "" if the
-// queue is not an endpoint queue (no prefix, or the DLQ).
+// queue is not one of this Provisioner's endpoint queues: no prefix, the
+// DLQ, or a name with a hyphen after the prefix, which no endpoint id has
+// but the queues of another stack do whose prefix starts with this one
+// (stack "x" has prefix "x-ep-"; stack "x-ep-y" has "x-ep-y-ep-"), and
+// which Reconcile must leave alone.
 func (p *Provisioner) endpointID(arnOrURL string) string {
 	name := arnOrURL[strings.LastIndexAny(arnOrURL, ":/")+1:]
-	if name == p.dlqName() || !strings.HasPrefix(name, p.cfg.Prefix) || name == p.cfg.Prefix {
+	id, ok := strings.CutPrefix(name, p.cfg.Prefix)
+	if name == p.dlqName() || !ok || id == "" || strings.ContainsRune(id, '-') {
 		return ""
 	}
-	return strings.TrimPrefix(name, p.cfg.Prefix)
+	return id
 }
 
 // queueAttributes returns the attributes every endpoint queue has.

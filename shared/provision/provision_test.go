@@ -403,3 +403,27 @@ func TestConfigChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestEndpointIDLeavesOtherStacksAlone: a queue under this prefix whose
+// remainder has a hyphen is another stack's (stack "x" has prefix
+// "x-ep-", stack "x-ep-y" has "x-ep-y-ep-"), never an endpoint's, so
+// Reconcile never takes it for a deleted endpoint's queue; and an
+// endpoint id with a hyphen is refused.
+func TestEndpointIDLeavesOtherStacksAlone(t *testing.T) {
+	p := New(nil, nil, Config{Prefix: "x-ep-", DLQARN: "arn:aws:sqs:us-east-1:123456789012:x-dlq", DeliverFunction: "deliver"})
+	for _, tc := range []struct{ in, want string }{
+		{"https://sqs.us-east-1.amazonaws.com/123456789012/x-ep-whk_abc", "whk_abc"},
+		{"arn:aws:sqs:us-east-1:123456789012:x-ep-whk_abc", "whk_abc"},
+		{"https://sqs.us-east-1.amazonaws.com/123456789012/x-ep-y-ep-whk_abc", ""},
+		{"https://sqs.us-east-1.amazonaws.com/123456789012/x-ep-", ""},
+		{"https://sqs.us-east-1.amazonaws.com/123456789012/x-dlq", ""},
+		{"https://sqs.us-east-1.amazonaws.com/123456789012/other-whk_abc", ""},
+	} {
+		if got := p.endpointID(tc.in); got != tc.want {
+			t.Errorf("endpointID(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if _, err := p.queueName("y-ep-whk_abc"); err == nil {
+		t.Error("queueName accepted an id with a hyphen")
+	}
+}
