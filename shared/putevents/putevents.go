@@ -109,8 +109,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-	if err != nil {
+	if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
 		awsError(w, http.StatusRequestEntityTooLarge, "ValidationException", fmt.Sprintf("request body exceeds %d bytes", MaxBody))
+		return
+	}
+	if err != nil { // the client went away, or sent a broken body
+		awsError(w, http.StatusBadRequest, "SerializationException", "reading the request body: "+err.Error())
 		return
 	}
 	var req request

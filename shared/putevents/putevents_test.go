@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -231,5 +233,18 @@ func TestSinkFailure(t *testing.T) {
 	}
 	if r, _ := entries[1].(map[string]any); r["ErrorCode"] != "InvalidArgument" {
 		t.Errorf("entry 1 result = %v, want InvalidArgument", r)
+	}
+}
+
+// TestBrokenBody: a body that can't be read to its end (the client went
+// away) is a 400 saying so, not the 413 of a body over the limit.
+func TestBrokenBody(t *testing.T) {
+	h := &Handler{Sink: &sink{}, Now: func() time.Time { return now }}
+	req := httptest.NewRequest(http.MethodPost, "/", io.MultiReader(strings.NewReader(`{"Entries":[`), iotest.ErrReader(errors.New("connection reset by peer"))))
+	req.Header.Set("X-Amz-Target", Target)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if body := w.Body.String(); w.Code != http.StatusBadRequest || !strings.Contains(body, "connection reset by peer") {
+		t.Errorf("got %d %s, want 400 naming the read error", w.Code, body)
 	}
 }
