@@ -249,7 +249,7 @@ func TestEventsAndDeliveries(t *testing.T) {
 		t.Fatalf("--event-type voicemail.recorded listed call.completed:\n%s", r.out)
 	}
 	c.run("webhooks", "deliveries", ep.ID, "--until", "2000-01-01T00:00:00Z").has(t, "no deliveries")
-	c.run("webhooks", "deliveries", ep.ID, "--status", "lost").want(t, ExitError, "webhookctl: status: must be pending, delivered or dead_lettered")
+	c.run("webhooks", "deliveries", ep.ID, "--status", "lost").want(t, ExitError, "webhookctl: status: must be pending, delivered, dead_lettered or filtered")
 
 	// Paging: one per page, then --all.
 	r = c.run("webhooks", "deliveries", ep.ID, "--limit", "1")
