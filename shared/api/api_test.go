@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -66,6 +67,17 @@ func (e *env) call(t *testing.T, method, path, body string) (int, map[string]any
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
 	return resp.StatusCode, m, resp.Header
+}
+
+// endpoint creates an endpoint for https://a.example.com/h.
+func (e *env) endpoint(t *testing.T) *webhook.Endpoint {
+	t.Helper()
+	u := "https://a.example.com/h"
+	ep, err := e.svc.Create(context.Background(), manage.Input{URL: &u, EventTypes: []string{"*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ep
 }
 
 // errorField is the field an error answer names.
@@ -260,14 +272,10 @@ func (l *appendingLog) ListDeliveries(ctx context.Context, id string, p webhook.
 // pages that follow, with and without a filter.
 func TestDeliveryPagesUnderNewDeliveries(t *testing.T) {
 	for _, status := range []webhook.DeliveryStatus{"", webhook.DeliveryDelivered} {
-		t.Run(string(cmpOr(status, "all")), func(t *testing.T) {
+		t.Run(cmp.Or(string(status), "all"), func(t *testing.T) {
 			e := newEnv(t, webhook.Enterprise)
 			ctx := context.Background()
-			u := "https://a.example.com/h"
-			ep, err := e.svc.Create(ctx, manage.Input{URL: &u, EventTypes: []string{"*"}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			ep := e.endpoint(t)
 			now := time.Now().UTC()
 			add := func(id string, st webhook.DeliveryStatus, at time.Time) {
 				d := &webhook.Delivery{ID: id, EndpointID: ep.ID, EventID: "evt_" + id, EventType: "call.received",
@@ -317,13 +325,6 @@ func TestDeliveryPagesUnderNewDeliveries(t *testing.T) {
 	}
 }
 
-func cmpOr(s webhook.DeliveryStatus, or string) string {
-	if s == "" {
-		return or
-	}
-	return string(s)
-}
-
 // TestPlanUsageLeavesThePlanAlone: GET /v1/plan lists the plan's event
 // types sorted without sorting the plan itself, which every fan-out and
 // delivery reads (run with -race: it was a data race).
@@ -356,11 +357,7 @@ func TestPlanUsageLeavesThePlanAlone(t *testing.T) {
 func TestRedriveWaitsForAnInactiveEndpoint(t *testing.T) {
 	e := newEnv(t, webhook.Enterprise)
 	ctx := context.Background()
-	u := "https://a.example.com/h"
-	ep, err := e.svc.Create(ctx, manage.Input{URL: &u, EventTypes: []string{"*"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ep := e.endpoint(t)
 	at := time.Now().Add(-time.Minute).UTC()
 	dl := &webhook.DeadLetter{ID: "dlv_off", EndpointID: ep.ID, Reason: "2 attempts failed; last: HTTP 500", At: at,
 		Attempts: []webhook.Attempt{{N: 1, At: at, StatusCode: 500}, {N: 2, At: at, StatusCode: 500}},
@@ -429,11 +426,7 @@ func (q failingAtOnce) SendMessages(ctx context.Context, queue string, msgs []we
 func TestRedriveLeavesWhatItDeadLetters(t *testing.T) {
 	e := newEnv(t, webhook.Enterprise)
 	ctx := context.Background()
-	u := "https://a.example.com/h"
-	ep, err := e.svc.Create(ctx, manage.Input{URL: &u, EventTypes: []string{"*"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ep := e.endpoint(t)
 	at := time.Now().Add(-time.Hour).UTC()
 	// The oldest: a real one; then 1000 poison records (skipped, so the
 	// scan goes on to its second page of 1000).

@@ -141,13 +141,9 @@ func (d *Deliverer) Process(ctx context.Context, body []byte) error {
 		}
 	}
 
-	lease, err := d.Keys.Acquire(ctx, t.Key(), t.Attempt, d.lease())
-	switch {
-	case errors.Is(err, webhook.ErrDone), errors.Is(err, webhook.ErrStale):
-		log.Info("duplicate task dropped", "reason", err.Error())
-		return nil
-	case err != nil:
-		return fmt.Errorf("delivery: acquire %s attempt %d: %w", t.Key(), t.Attempt, err)
+	lease, dup, err := d.acquire(ctx, log, t)
+	if dup || err != nil {
+		return err
 	}
 
 	req, logged, info, err := d.build(t, ep, now)
@@ -410,6 +406,21 @@ type deliveryGetter interface {
 	GetDelivery(ctx context.Context, id string) (*webhook.Delivery, error)
 }
 
+// acquire takes the task's idempotency key for its attempt. dup reports
+// a duplicate (the key done, or the attempt already made), logged and to
+// be dropped.
+func (d *Deliverer) acquire(ctx context.Context, log taskLogger, t *Task) (l webhook.Lease, dup bool, err error) {
+	l, err = d.Keys.Acquire(ctx, t.Key(), t.Attempt, d.lease())
+	switch {
+	case errors.Is(err, webhook.ErrDone), errors.Is(err, webhook.ErrStale):
+		log.Info("duplicate task dropped", "reason", err.Error())
+		return l, true, nil
+	case err != nil:
+		return l, false, fmt.Errorf("delivery: acquire %s attempt %d: %w", t.Key(), t.Attempt, err)
+	}
+	return l, false, nil
+}
+
 // deadLetterUnattempted ends a task without making its attempt (its
 // endpoint was deleted or disabled meanwhile). It takes the task's
 // idempotency key first, as an attempt would: a duplicate of a task
@@ -424,13 +435,9 @@ type deliveryGetter interface {
 // holds the outcome either way. The key is then finished: this round of
 // the delivery is over, and a redrive starts a new one under a new key.
 func (d *Deliverer) deadLetterUnattempted(ctx context.Context, log taskLogger, t *Task, reason string) error {
-	lease, err := d.Keys.Acquire(ctx, t.Key(), t.Attempt, d.lease())
-	switch {
-	case errors.Is(err, webhook.ErrDone), errors.Is(err, webhook.ErrStale):
-		log.Info("duplicate task dropped", "reason", err.Error())
-		return nil
-	case err != nil:
-		return fmt.Errorf("delivery: acquire %s attempt %d: %w", t.Key(), t.Attempt, err)
+	lease, dup, err := d.acquire(ctx, log, t)
+	if dup || err != nil {
+		return err
 	}
 	// Its lease, if what follows fails, lapses: the message is handed out
 	// again and this is done again (a Release would record the attempt
