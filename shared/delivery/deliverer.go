@@ -66,9 +66,10 @@ type Deliverer struct {
 	Lease time.Duration
 	// LogTTL is how long delivery logs are kept. Default 30 days.
 	LogTTL time.Duration
-	// RetryScale multiplies every retry delay and rate-limit deferral, to
-	// shorten them (local-mode demos and tests use e.g. 0.001): a value
-	// above 0 and below 1 applies; anything else (0, or a bad value) means 1.
+	// RetryScale multiplies every retry delay, to shorten them (local-mode
+	// demos and tests use e.g. 0.001): a value above 0 and below 1
+	// applies; anything else (0, or a bad value) means 1. Rate-limit
+	// deferrals are not scaled: they wait for the limiter's next window.
 	RetryScale float64
 	Now        func() time.Time // default time.Now
 	Rand       func() float64   // jitter source; default math/rand
@@ -137,7 +138,10 @@ func (d *Deliverer) Process(ctx context.Context, body []byte) error {
 		}
 		if wait > 0 {
 			log.Debug("rate limited; deferred", "wait", wait)
-			return d.requeue(ctx, t, d.scale(wait))
+			// Not scaled: the limiter's windows are real minutes, and a
+			// scaled wait only brought the task back, to be deferred
+			// again, about 1/RetryScale times a window.
+			return d.requeue(ctx, t, wait)
 		}
 	}
 

@@ -17,6 +17,7 @@ import (
 	"github.com/phoneshield/webhooks/shared/bolt"
 	"github.com/phoneshield/webhooks/shared/delivery"
 	"github.com/phoneshield/webhooks/shared/manage"
+	"github.com/phoneshield/webhooks/shared/ratelimit"
 	"github.com/phoneshield/webhooks/shared/sender"
 	"github.com/phoneshield/webhooks/shared/signature"
 	"github.com/phoneshield/webhooks/shared/webhook"
@@ -749,6 +750,41 @@ func TestRateLimitedTaskIsDeferredWithoutAnAttempt(t *testing.T) {
 	}
 	if len(e.http.reqs) != 1 || e.http.reqs[0].Headers.Get("X-PhoneShield-Attempt") != "3" {
 		t.Errorf("after the deferral: %d requests, want attempt 3 made", len(e.http.reqs))
+	}
+}
+
+// TestRateLimitDeferralIsNotScaled: with RetryScale set (local mode's
+// demos and tests), a rate-limited task still waits for the limiter's
+// next window, which is a real minute: deferred by the scaled wait, it
+// came back early, to be deferred again, hundreds of times a window.
+func TestRateLimitDeferralIsNotScaled(t *testing.T) {
+	e := setup(t)
+	e.ep.RateLimitPerMinute, e.ep.Version = 1, 2
+	if err := e.db.UpdateEndpoint(context.Background(), e.ep); err != nil {
+		t.Fatal(err)
+	}
+	e.d.Limiter = &ratelimit.Local{Now: func() time.Time { return e.now }}
+	e.d.RetryScale = 0.01
+	ctx := context.Background()
+	if err := e.d.Process(ctx, body(t, delivery.NewTask(event("evt_a"), e.ep.ID))); err != nil {
+		t.Fatal(err)
+	}
+	task := delivery.NewTask(event("evt_b"), e.ep.ID)
+	hops := 0
+	for len(e.http.reqs) < 2 && hops < 1000 {
+		if err := e.d.Process(ctx, body(t, task)); err != nil {
+			t.Fatal(err)
+		}
+		if len(e.q.sent) == 0 {
+			break
+		}
+		var delay time.Duration
+		task, delay = e.next(t)
+		e.now = e.now.Add(delay + time.Millisecond) // handed back after its delay, handled in 1 ms
+		hops++
+	}
+	if len(e.http.reqs) != 2 || hops != 1 {
+		t.Errorf("the second delivery was made after %d deferrals (%d requests), want after 1", hops, len(e.http.reqs))
 	}
 }
 
