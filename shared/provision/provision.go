@@ -92,6 +92,7 @@ type Provisioner struct {
 	lambda LambdaAPI
 	cfg    Config
 	err    error // a bad Config, returned by every method
+	now    func() time.Time
 }
 
 // New returns a Provisioner. A bad cfg makes every method fail with a
@@ -102,7 +103,7 @@ func New(sqs SQSAPI, lambda LambdaAPI, cfg Config) *Provisioner {
 	cfg.MaxReceiveCount = cmp.Or(cfg.MaxReceiveCount, DefaultMaxReceiveCount)
 	cfg.VisibilityTimeout = cmp.Or(cfg.VisibilityTimeout, DefaultVisibilityTimeout)
 	cfg.MessageRetentionPeriod = cmp.Or(cfg.MessageRetentionPeriod, DefaultMessageRetentionPeriod)
-	return &Provisioner{sqs: sqs, lambda: lambda, cfg: cfg, err: cfg.check()}
+	return &Provisioner{sqs: sqs, lambda: lambda, cfg: cfg, err: cfg.check(), now: time.Now}
 }
 
 func (c *Config) check() error {
@@ -486,17 +487,31 @@ func (p *Provisioner) delete(ctx context.Context, id string) (Report, error) {
 	default:
 		url = aws.ToString(out.QueueUrl)
 	}
-	return r, p.retire(ctx, &r, id, url, ms)
+	return r, p.retire(ctx, &r, id, url, ms, time.Time{})
 }
 
 // retire removes the queue at url ("": none) of an endpoint that is gone
 // and the mappings ms from it, if the queue is empty; a queue still
-// holding tasks keeps (or gets back) its mapping, so they drain.
-func (p *Provisioner) retire(ctx context.Context, r *Report, id, url string, ms []lambdatypes.EventSourceMappingConfiguration) error {
+// holding tasks keeps (or gets back) its mapping, so they drain. Unless
+// bornAfter is zero, a queue created or a mapping changed after it is
+// left alone: it may be an endpoint's being created (its queue and
+// mapping are made before it is stored), which a Reconcile that read the
+// endpoints a moment earlier doesn't know.
+func (p *Provisioner) retire(ctx context.Context, r *Report, id, url string, ms []lambdatypes.EventSourceMappingConfiguration, bornAfter time.Time) error {
+	if !bornAfter.IsZero() {
+		for _, m := range ms {
+			if m.LastModified != nil && m.LastModified.After(bornAfter) {
+				return nil
+			}
+		}
+	}
 	if url != "" {
-		empty, err := p.empty(ctx, url)
+		empty, created, err := p.state(ctx, url)
 		if err != nil {
 			return err
+		}
+		if !bornAfter.IsZero() && created.After(bornAfter) {
+			return nil
 		}
 		if !empty {
 			r.Draining = append(r.Draining, id)
@@ -514,31 +529,40 @@ func (p *Provisioner) retire(ctx context.Context, r *Report, id, url string, ms 
 	return p.deleteQueue(ctx, r, id, url)
 }
 
-// empty reports whether the queue at url holds no message, visible, in
-// flight or delayed. SQS's counts are approximate: they can lag a message
-// sent in the last few seconds, which a queue of an endpoint deleted
-// meanwhile is not sent (the filter drops the endpoint within its
-// configuration cache's TTL).
-func (p *Provisioner) empty(ctx context.Context, url string) (bool, error) {
+// state reports whether the queue at url holds no message, visible, in
+// flight or delayed, and when it was created. SQS's counts are
+// approximate: they can lag a message sent in the last few seconds, which
+// a queue of an endpoint deleted meanwhile is not sent (the filter drops
+// the endpoint within its configuration cache's TTL).
+func (p *Provisioner) state(ctx context.Context, url string) (empty bool, created time.Time, err error) {
 	counts := []sqstypes.QueueAttributeName{
 		sqstypes.QueueAttributeNameApproximateNumberOfMessages,
 		sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
 		sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed,
 	}
-	out, err := p.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: counts})
+	out, err := p.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+		AttributeNames: append(counts, sqstypes.QueueAttributeNameCreatedTimestamp)})
 	if _, gone := errors.AsType[*sqstypes.QueueDoesNotExist](err); gone {
-		return true, nil
+		return true, time.Time{}, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("provision: count the messages of %s: %w", url, err)
+		return false, time.Time{}, fmt.Errorf("provision: count the messages of %s: %w", url, err)
+	}
+	if secs, err := strconv.ParseInt(out.Attributes[string(sqstypes.QueueAttributeNameCreatedTimestamp)], 10, 64); err == nil {
+		created = time.Unix(secs, 0)
 	}
 	for _, c := range counts {
 		if n := out.Attributes[string(c)]; n != "0" {
-			return false, nil
+			return false, created, nil
 		}
 	}
-	return true, nil
+	return true, created, nil
 }
+
+// ReconcileGrace is how old a queue or mapping of an endpoint Reconcile
+// doesn't know must be before Reconcile retires it: younger, it may be
+// an endpoint's being created.
+const ReconcileGrace = 10 * time.Minute
 
 func (p *Provisioner) deleteQueue(ctx context.Context, r *Report, id, url string) error {
 	_, err := p.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
@@ -626,7 +650,7 @@ func (p *Provisioner) Reconcile(ctx context.Context, endpointIDs []string) (Repo
 		if !gone[id] {
 			continue
 		}
-		if err := p.retire(ctx, &r, id, queues[id], mappings[id]); err != nil {
+		if err := p.retire(ctx, &r, id, queues[id], mappings[id], p.now().Add(-ReconcileGrace)); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -130,7 +130,11 @@ func (e *env) provisioner(cfg Config) *Provisioner {
 	cfg.Prefix = cmp.Or(cfg.Prefix, prefix)
 	cfg.DLQARN = cmp.Or(cfg.DLQARN, dlqARN)
 	cfg.DeliverFunction = cmp.Or(cfg.DeliverFunction, function)
-	return New(e.sqs, e.lambda, cfg)
+	p := New(e.sqs, e.lambda, cfg)
+	// Past ReconcileGrace of everything the test makes: its Reconciles
+	// may retire what it just made (TestReconcileGrace checks the grace).
+	p.now = func() time.Time { return time.Now().Add(ReconcileGrace + time.Minute) }
+	return p
 }
 
 func (e *env) queueURL(t *testing.T, id string) (string, bool) {
@@ -297,6 +301,30 @@ func TestDeleteDrainsFirst(t *testing.T) {
 	}
 	if _, ok := e.queueURL(t, "whk_a"); ok {
 		t.Error("drained queue still there")
+	}
+}
+
+// TestReconcileGrace: a queue and mapping Reconcile doesn't know are left
+// alone while young: they may be an endpoint's being created (made before
+// the endpoint is stored), which the Reconcile's read of the endpoints
+// missed; old enough, they are retired.
+func TestReconcileGrace(t *testing.T) {
+	e := setup(t)
+	ctx := t.Context()
+	p := e.provisioner(Config{})
+	p.now = time.Now
+	if err := p.Create(ctx, "whk_new"); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := p.Reconcile(ctx, nil); err != nil || r.Changed() {
+		t.Errorf("Reconcile of a just-created queue it doesn't know: %s, %v; want it left alone", r, err)
+	}
+	if _, ok := e.queueURL(t, "whk_new"); !ok || len(e.mappings(t, "whk_new")) != 1 {
+		t.Fatal("the young queue or its mapping is gone")
+	}
+	p.now = func() time.Time { return time.Now().Add(ReconcileGrace + time.Minute) }
+	if r, err := p.Reconcile(ctx, nil); err != nil || !slices.Equal(r.DeletedQueues, []string{"whk_new"}) {
+		t.Errorf("Reconcile once it is old: %s, %v; want it retired", r, err)
 	}
 }
 
