@@ -460,3 +460,39 @@ func TestRedriveLeavesWhatItDeadLetters(t *testing.T) {
 		t.Errorf("%d tasks queued, want 1 (the delivery redriven once)", n)
 	}
 }
+
+// batchDLQ is the store's DLQ with a batch delete, as the SQS adapter has.
+type batchDLQ struct {
+	*bolt.DB
+	batches int
+}
+
+func (b *batchDLQ) DeleteDeadLetters(ctx context.Context, ids []string) error {
+	b.batches++
+	for _, id := range ids {
+		if err := b.DB.DeleteDeadLetter(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestBulkDeletesInOneBatch: a redrive or purge removes what it handled
+// with one batch delete where the DLQ offers one (on SQS a delete per id
+// scanned the whole queue each time).
+func TestBulkDeletesInOneBatch(t *testing.T) {
+	e := newEnv(t, webhook.Enterprise)
+	dlq := &batchDLQ{DB: e.db}
+	e.svc.DeadLetters = dlq
+	at := time.Now().Add(-time.Hour).UTC()
+	for i := range 5 {
+		e.putDeadLetter(t, fmt.Sprintf("dlv_%d", i), at.Add(time.Duration(i)*time.Second))
+	}
+	res, err := e.svc.Purge(context.Background(), manage.DLQSelector{All: true}, 0)
+	if err != nil || res.Done != 5 || dlq.batches != 1 {
+		t.Errorf("purge = %+v, %v after %d batch deletes; want 5 done in 1", res, err, dlq.batches)
+	}
+	if dls, _, _ := e.db.ListDeadLetters(context.Background(), webhook.Page{}); len(dls) != 0 {
+		t.Errorf("%d dead letters left", len(dls))
+	}
+}

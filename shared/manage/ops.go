@@ -454,6 +454,13 @@ func (s *Service) bulk(ctx context.Context, q DLQSelector, limit int, act func(*
 	}
 	// A record acted on but not deleted is redriven again by a later call:
 	// the delivery stage drops it as a duplicate (same generation key).
+	if bd, ok := s.DeadLetters.(batchDeleter); ok && len(done) > 0 {
+		if derr := bd.DeleteDeadLetters(ctx, done); derr != nil {
+			return res, errors.Join(err, fmt.Errorf("manage: remove %d dead letters: %w", len(done), derr))
+		}
+		res.Done = len(done)
+		return res, err
+	}
 	for _, id := range done {
 		if derr := s.DeadLetters.DeleteDeadLetter(ctx, id); derr != nil && !errors.Is(derr, webhook.ErrNotFound) {
 			return res, errors.Join(err, fmt.Errorf("manage: remove dead letter %s: %w", id, derr))
@@ -461,6 +468,12 @@ func (s *Service) bulk(ctx context.Context, q DLQSelector, limit int, act func(*
 		res.Done++
 	}
 	return res, err
+}
+
+// batchDeleter is a DeadLetters that removes several dead letters in one
+// go (the SQS adapter: one scan of the queue instead of one per id).
+type batchDeleter interface {
+	DeleteDeadLetters(ctx context.Context, ids []string) error
 }
 
 // Counts summarises the DLQ.

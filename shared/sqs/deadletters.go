@@ -270,6 +270,33 @@ func (d *DeadLetters) DeleteDeadLetter(ctx context.Context, id string) error {
 	return nil
 }
 
+// DeleteDeadLetters removes the dead letters ids (those not found are
+// skipped) in one scan of the queue, where a DeleteDeadLetter per id
+// scans it each time: a bulk redrive or purge of a hundred from a DLQ of
+// a few hundred made thousands of receives, past the management
+// function's timeout.
+func (d *DeadLetters) DeleteDeadLetters(ctx context.Context, ids []string) error {
+	s, err := d.scan(ctx)
+	defer s.release(ctx)
+	if err != nil {
+		return fmt.Errorf("sqs: delete dead letters: %w", err)
+	}
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	var rs []string
+	for _, e := range s.entries {
+		if want[e.dl.ID] {
+			rs = append(rs, e.receipt)
+		}
+	}
+	if err := s.delete(ctx, rs...); err != nil {
+		return fmt.Errorf("sqs: delete dead letters: %w", err)
+	}
+	return nil
+}
+
 // ListDeadLetters implements webhook.DeadLetters: it scans the queue,
 // sorts what it read by At then ID (SQS keeps no order) and returns the
 // page after the cursor. Each page is a new scan.

@@ -1,9 +1,13 @@
 package sqs
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +212,56 @@ func TestEncodeRecordEscapesNonCharacters(t *testing.T) {
 	got, _, err := unmarshalRecord(b)
 	if err != nil || got.Raw != dl.Raw {
 		t.Errorf("Raw round-tripped to %q, %v", got.Raw, err)
+	}
+}
+
+// receiveCounter counts ReceiveMessage calls.
+type receiveCounter struct {
+	API
+	n int
+}
+
+func (c *receiveCounter) ReceiveMessage(ctx context.Context, in *awssqs.ReceiveMessageInput, o ...func(*awssqs.Options)) (*awssqs.ReceiveMessageOutput, error) {
+	c.n++
+	return c.API.ReceiveMessage(ctx, in, o...)
+}
+
+// TestDeleteDeadLettersScansOnce: removing many dead letters takes one
+// scan of the queue, not one per dead letter (a bulk redrive of 100 from
+// a DLQ of a few hundred outran the management function's timeout).
+func TestDeleteDeadLettersScansOnce(t *testing.T) {
+	c := client(t)
+	dlqURL := createQueue(t, c, prefix+"dlq", nil)
+	ctx := t.Context()
+	counter := &receiveCounter{API: c}
+	dlq := NewDeadLetters(counter, Options{DLQURL: dlqURL})
+	var gone []string
+	for i := range 30 {
+		id := fmt.Sprintf("dlv_%02d", i)
+		if err := dlq.PutDeadLetter(ctx, webhooktest.NewDeadLetter(id, "whk_1", webhooktest.Base.Add(time.Duration(i)*time.Second))); err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			gone = append(gone, id)
+		}
+	}
+	counter.n = 0
+	if err := dlq.DeleteDeadLetters(ctx, append(gone, "dlv_unknown")); err != nil {
+		t.Fatal(err)
+	}
+	if counter.n > 6 { // 30 messages, 10 a receive, then an empty one or two
+		t.Errorf("%d receives to delete %d dead letters, want one scan's", counter.n, len(gone))
+	}
+	dls, _, err := dlq.ListDeadLetters(ctx, webhook.Page{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dl := range dls {
+		if slices.Contains(gone, dl.ID) {
+			t.Errorf("%s still listed", dl.ID)
+		}
+	}
+	if len(dls) != 20 {
+		t.Errorf("%d dead letters left, want 20", len(dls))
 	}
 }
