@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -276,9 +275,9 @@ func jsonScalar(v any, path string) (value, *Error) {
 		}
 		return value{kind: vString, s: v}, nil
 	case json.Number:
-		f, err := strconv.ParseFloat(v.String(), 64)
-		if err != nil || math.IsInf(f, 0) {
-			return value{}, jsonErr(path, "", fmt.Sprintf("number %s out of range", v))
+		f, msg := parseNumber(v.String())
+		if msg != "" {
+			return value{}, jsonErr(path, "", msg)
 		}
 		return value{kind: vNumber, n: f}, nil
 	case bool:

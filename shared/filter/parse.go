@@ -2,6 +2,7 @@ package filter
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -145,11 +146,31 @@ func (l *lexer) number() (token, *Error) {
 		return token{}, l.errAt(start, fmt.Sprintf("bad number %q (quote text values)", s[start:l.pos+1]))
 	}
 	text := s[start:l.pos]
-	n, err := strconv.ParseFloat(text, 64)
-	if err != nil {
-		return token{}, l.errAt(start, fmt.Sprintf("number %s out of range", text))
+	n, msg := parseNumber(text)
+	if msg != "" {
+		return token{}, l.errAt(start, msg)
 	}
 	return token{kind: tNumber, off: start, text: text, n: n}, nil
+}
+
+// maxExact is 2^53: from it on, integers are not all doubles.
+const maxExact = 1 << 53
+
+// parseNumber parses a number of a filter, or says why it is refused: out
+// of range, so small it would be 0, or an integer beyond ±2^53, which
+// would be compared rounded (9007199254740993 = 9007199254740992), as
+// event numbers are doubles — such ids are compared as strings.
+func parseNumber(text string) (float64, string) {
+	n, err := strconv.ParseFloat(text, 64)
+	switch {
+	case err != nil || math.IsInf(n, 0):
+		return 0, fmt.Sprintf("number %s out of range", text)
+	case n == 0 && strings.ContainsAny(strings.SplitN(strings.ToLower(text), "e", 2)[0], "123456789"):
+		return 0, fmt.Sprintf("number %s is too small: it would be 0", text)
+	case !strings.ContainsAny(text, ".eE") && math.Abs(n) >= maxExact: // 2^53+1 rounds to 2^53
+		return 0, fmt.Sprintf("integer %s is beyond ±2^53, where numbers are no longer exact; compare such ids as strings (quote them)", text)
+	}
+	return n, ""
 }
 
 // str reads a double-quoted string with the escapes \" \\ \/ \n \t \r \b \f
