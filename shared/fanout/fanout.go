@@ -233,8 +233,14 @@ func (f *Fanout) logger() *slog.Logger {
 }
 
 // applyFilters keeps the endpoints whose custom filter (if any) accepts
-// ev. The event's data is prepared once for all of them.
+// ev. The event's data is prepared once for all of them. On a plan
+// without custom filters, stored ones (saved while the deployment had a
+// plan with them) are not applied, as the plan's event types and rate
+// limit apply to what was saved before: the plan is what runs.
 func (f *Fanout) applyFilters(eps []*webhook.Endpoint, ev *webhook.Event) (keep []*webhook.Endpoint, filtered map[string]string) {
+	if !f.Plan.CustomFilters {
+		return eps, nil
+	}
 	var in *filter.Input
 	for _, ep := range eps {
 		flt, err := f.filterOf(ep)

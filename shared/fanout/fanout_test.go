@@ -317,3 +317,31 @@ func TestCacheGetEndpoint(t *testing.T) {
 		t.Fatalf("GetEndpoint without a getter = %v, want ErrNotFound", err)
 	}
 }
+
+// TestStoredFiltersFollowThePlan: a filter saved while the deployment was
+// enterprise applies there, and not once the deployment runs a plan
+// without custom filters (DESIGN §6), as the plan's event types and rate
+// limit apply to what was saved before.
+func TestStoredFiltersFollowThePlan(t *testing.T) {
+	for _, tc := range []struct {
+		plan     webhook.Plan
+		filtered bool
+	}{
+		{webhook.Enterprise, true},
+		{webhook.Business, false},
+	} {
+		e := ep("a", webhook.StatusActive, "*")
+		e.Version = 1
+		e.Filter = json.RawMessage(`{"field":"duration_seconds","op":">","value":120}`)
+		f := &Fanout{Endpoints: list{e}, Keys: &memKeys{done: map[string]bool{}, held: map[string]bool{}}, Queue: &memQueue{queues: map[string]int{}},
+			Plan: tc.plan, QueueName: func(id string) string { return "q-" + id }}
+		ev := &webhook.Event{ID: "evt_1", Type: "call.completed", Data: json.RawMessage(`{"duration_seconds":30}`)}
+		res, err := f.Publish(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(res.Filtered) == 1 && len(res.Endpoints) == 0; got != tc.filtered {
+			t.Errorf("%s plan: sent to %v, filtered %v; want filtered %t", tc.plan.Name, res.Endpoints, res.Filtered, tc.filtered)
+		}
+	}
+}
