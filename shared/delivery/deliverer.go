@@ -66,10 +66,10 @@ type Deliverer struct {
 	Lease time.Duration
 	// LogTTL is how long delivery logs are kept. Default 30 days.
 	LogTTL time.Duration
-	// RetryScale multiplies every retry delay, to shorten them (local-mode
-	// demos and tests use e.g. 0.001): a value above 0 and below 1
-	// applies; anything else (0, or a bad value) means 1. Rate-limit
-	// deferrals are not scaled: they wait for the limiter's next window.
+	// RetryScale multiplies every retry delay and the first hop of a
+	// rate-limit deferral, to shorten them (local-mode demos and tests use
+	// e.g. 0.001): a value above 0 and below 1 applies; anything else (0,
+	// or a bad value) means 1.
 	RetryScale float64
 	Now        func() time.Time // default time.Now
 	Rand       func() float64   // jitter source; default math/rand
@@ -138,9 +138,15 @@ func (d *Deliverer) Process(ctx context.Context, body []byte) error {
 		}
 		if wait > 0 {
 			log.Debug("rate limited; deferred", "wait", wait)
-			// Not scaled: the limiter's windows are real minutes, and a
-			// scaled wait only brought the task back, to be deferred
-			// again, about 1/RetryScale times a window.
+			if scaled := d.scale(wait); scaled < wait {
+				// Scaled (local demos and tests, whose limiter may run on
+				// a test clock), the task comes back early; its NotBefore,
+				// the window's opening, then sends it on unscaled, so a
+				// limiter on real minutes costs one more hop, not a new
+				// deferral each time, ~1/RetryScale of them a window.
+				t.NotBefore = now.Add(wait)
+				return d.requeue(ctx, t, scaled)
+			}
 			return d.requeue(ctx, t, wait)
 		}
 	}
