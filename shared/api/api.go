@@ -150,7 +150,7 @@ func View(ep *webhook.Endpoint) EndpointView {
 		Version: ep.Version, CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt,
 	}
 	if len(ep.Filter) > 0 {
-		if f, err := filter.FromJSON(ep.Filter); err == nil {
+		if f, err := filter.FromStoredJSON(ep.Filter); err == nil {
 			v.Filter, v.FilterText = f.JSON(), f.String()
 		}
 	}

@@ -65,7 +65,7 @@ func (f *Fanout) filterOf(ep *webhook.Endpoint) (*filter.Filter, error) {
 	if c, ok := f.filters.Load(ep.ID); ok && c.(*compiled).version == ep.Version {
 		return c.(*compiled).f, c.(*compiled).err
 	}
-	flt, err := filter.FromJSON(ep.Filter)
+	flt, err := filter.FromStoredJSON(ep.Filter)
 	f.filters.Store(ep.ID, &compiled{version: ep.Version, f: flt, err: err})
 	return flt, err
 }

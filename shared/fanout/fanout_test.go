@@ -345,3 +345,22 @@ func TestStoredFiltersFollowThePlan(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredFilterSavedBeforeTheNumberRules: a filter stored before the
+// input rules on numbers (an id from 2^53 on, refused when given now)
+// still applies: it used to be read by the input rules, failed to
+// compile, and turned down every event.
+func TestStoredFilterSavedBeforeTheNumberRules(t *testing.T) {
+	e := ep("a", webhook.StatusActive, "*")
+	e.Version = 1
+	e.Filter = json.RawMessage(`{"field":"duration_seconds","op":"<","value":9007199254740992}`)
+	f := &Fanout{Endpoints: list{e}, Keys: &memKeys{done: map[string]bool{}, held: map[string]bool{}}, Queue: &memQueue{queues: map[string]int{}},
+		Plan: webhook.Enterprise, QueueName: func(id string) string { return "q-" + id }}
+	res, err := f.Publish(context.Background(), &webhook.Event{ID: "evt_1", Type: "call.completed", Data: json.RawMessage(`{"duration_seconds":30}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Endpoints) != 1 || len(res.Filtered) != 0 {
+		t.Errorf("sent to %v, filtered %v; want the event sent", res.Endpoints, res.Filtered)
+	}
+}

@@ -49,10 +49,11 @@
 // case-insensitive; field names are not. Strings are double-quoted with the
 // escapes \" \\ \/ \n \t \r \b \f and \uXXXX (surrogate pairs combined);
 // numbers are decimal, optionally signed, with a fraction and an exponent
-// (-1.5e-7), and doubles, as JavaScript's: one out of range or so small it
-// would be 0, and an integer from ±2^53 on (which would match its
-// neighbours: 9007199254740993 is 9007199254740992), are refused — quote
-// a 64-bit id. A bare word (letters, digits, "_", "." and "-", not a keyword)
+// (-1.5e-7), and doubles, as JavaScript's: one out of range is refused,
+// and in a filter given as input (saved or tried; stored ones are read as
+// they were saved) so is one so small it would be 0 and an integer
+// written as digits from ±2^53 on (which would match its neighbours:
+// 9007199254740993 is 9007199254740992) — quote a 64-bit id. A bare word (letters, digits, "_", "." and "-", not a keyword)
 // is a string: urgency >= medium, time.weekday in [mon, tue],
 // event_type = call.completed. White space is free.
 //

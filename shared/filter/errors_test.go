@@ -96,6 +96,7 @@ func TestJSONErrors(t *testing.T) {
 		{`{"field":"status","op":"in","value":[` + strings.Join(list, ",") + `]}`, "value", fmt.Sprintf("list longer than %d", MaxList)},
 		{`{"field":"duration_seconds","op":">","value":1e999}`, "value", "number 1e999 out of range"},
 		{`{"field":"metadata.account_id","op":"=","value":9007199254740993}`, "value", "integer 9007199254740993 is beyond ±2^53, where numbers are no longer exact; compare such ids as strings (quote them)"},
+		{`{"field":"metadata.account_id","op":"in","value":[1, 9007199254740992]}`, "value[1]", "integer 9007199254740992 is beyond ±2^53, where numbers are no longer exact; compare such ids as strings (quote them)"},
 		{`{"field":"duration_seconds","op":">","value":1e-400}`, "value", "number 1e-400 is too small: it would be 0"},
 		{deep(MaxDepth + 1), strings.TrimSuffix(strings.Repeat("not.", MaxDepth), "."), fmt.Sprintf("nested deeper than %d", MaxDepth)},
 		{manyConds(MaxNodes), fmt.Sprintf("or[%d]", MaxNodes-1), fmt.Sprintf("more than %d nodes", MaxNodes)},
@@ -190,5 +191,31 @@ func TestTextErrors(t *testing.T) {
 	_, err := Parse(`duration_seconds has "x"`)
 	if got, want := err.Error(), "filter: 1:18: operator has is not defined for duration_seconds (a number); use =, !=, in, not in, <, <=, >, >=, exists, not exists"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+// TestStoredFiltersReadLeniently: the rules on numbers given as input
+// (none from ±2^53 on, none so small it would be 0) don't apply to a
+// stored filter: one saved before them keeps compiling, as it did.
+func TestStoredFiltersReadLeniently(t *testing.T) {
+	for _, stored := range []string{
+		`{"field":"metadata.account_id","op":"=","value":9007199254740992}`,
+		`{"field":"duration_seconds","op":">","value":1e-400}`,
+		`"metadata.account_id = 9007199254740993"`,
+	} {
+		if _, err := FromJSON([]byte(stored)); err == nil {
+			t.Errorf("FromJSON(%s) accepted it as input", stored)
+		}
+		f, err := FromStoredJSON([]byte(stored))
+		if err != nil {
+			t.Errorf("FromStoredJSON(%s) = %v, want it compiled", stored, err)
+			continue
+		}
+		if _, err := FromStoredJSON(f.JSON()); err != nil {
+			t.Errorf("FromStoredJSON of its canonical form %s = %v", f.JSON(), err)
+		}
+		if _, err := ParseStored(f.String()); err != nil {
+			t.Errorf("ParseStored(%q) = %v", f.String(), err)
+		}
 	}
 }

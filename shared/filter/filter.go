@@ -43,9 +43,16 @@ func (e *Error) Error() string {
 	return "filter: " + e.Path + ": " + e.Msg
 }
 
-// Parse compiles the text form.
-func Parse(text string) (*Filter, error) {
-	n, err := parseText(text)
+// Parse compiles the text form of a filter given as input (saved or
+// tried): numbers are checked as parseNumber says when strict.
+func Parse(text string) (*Filter, error) { return parse(text, true) }
+
+// ParseStored compiles the text form of a stored filter: leniently, so
+// one saved before a rule on input came keeps working as it did.
+func ParseStored(text string) (*Filter, error) { return parse(text, false) }
+
+func parse(text string, strict bool) (*Filter, error) {
+	n, err := parseText(text, strict)
 	if err != nil {
 		return nil, err
 	}
@@ -56,10 +63,18 @@ func Parse(text string) (*Filter, error) {
 	return f, nil
 }
 
-// FromJSON compiles the JSON tree form. A JSON string holds the text form
-// (errors then locate the fault in that text).
-func FromJSON(raw []byte) (*Filter, error) {
-	n, err := decodeJSON(raw)
+// FromJSON compiles the JSON tree form of a filter given as input (saved
+// or tried). A JSON string holds the text form (errors then locate the
+// fault in that text).
+func FromJSON(raw []byte) (*Filter, error) { return fromJSON(raw, true) }
+
+// FromStoredJSON compiles a stored filter (an endpoint's, as saved):
+// leniently, so one saved before a rule on input came keeps working as it
+// did (see parseNumber).
+func FromStoredJSON(raw []byte) (*Filter, error) { return fromJSON(raw, false) }
+
+func fromJSON(raw []byte, strict bool) (*Filter, error) {
+	n, err := decodeJSON(raw, strict)
 	if err != nil {
 		return nil, err
 	}

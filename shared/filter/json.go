@@ -12,7 +12,7 @@ import (
 
 // decodeJSON turns the JSON tree form into a syntax tree. raw holding a JSON
 // string is the text form.
-func decodeJSON(raw []byte) (*node, *Error) {
+func decodeJSON(raw []byte, strict bool) (*node, *Error) {
 	if len(raw) > MaxSize {
 		return nil, &Error{Offset: -1, Msg: fmt.Sprintf("filter longer than %d bytes", MaxSize)}
 	}
@@ -29,13 +29,13 @@ func decodeJSON(raw []byte) (*node, *Error) {
 		return nil, &Error{Offset: -1, Msg: "malformed JSON: data after the filter"}
 	}
 	if s, ok := v.(string); ok {
-		n, err := parseText(s)
+		n, err := parseText(s, strict)
 		if err != nil {
 			return nil, err
 		}
 		return n, nil
 	}
-	d := &jsonDecoder{}
+	d := &jsonDecoder{strict: strict}
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return nil, jsonErr("", "", fmt.Sprintf("a filter is an object or a text filter string, got %s", jsonKind(v)))
@@ -70,7 +70,8 @@ func isCondObject(obj map[string]any) bool {
 }
 
 type jsonDecoder struct {
-	nodes int
+	nodes  int
+	strict bool // see parseNumber
 }
 
 // jsonErr is an error at path.part ("and[1].or[0]" + "field").
@@ -182,13 +183,13 @@ func (d *jsonDecoder) node(v any, path string, depth int) (*node, *Error) {
 		switch ev := obj["event_type"].(type) {
 		case []any:
 			n.op = opIn
-			l, err := jsonList(ev, joinPath(path, "event_type"))
+			l, err := d.jsonList(ev, joinPath(path, "event_type"))
 			if err != nil {
 				return nil, err
 			}
 			n.list = l
 		default:
-			val, err := jsonScalar(ev, joinPath(path, "event_type"))
+			val, err := d.jsonScalar(ev, joinPath(path, "event_type"))
 			if err != nil {
 				return nil, err
 			}
@@ -227,7 +228,7 @@ func (d *jsonDecoder) node(v any, path string, depth int) (*node, *Error) {
 		if !ok {
 			return nil, jsonErr(path, "value", fmt.Sprintf("%s needs an array value, got %s", n.op, jsonKind(val)))
 		}
-		list, err := jsonList(l, joinPath(path, "value"))
+		list, err := d.jsonList(l, joinPath(path, "value"))
 		if err != nil {
 			return nil, err
 		}
@@ -236,7 +237,7 @@ func (d *jsonDecoder) node(v any, path string, depth int) (*node, *Error) {
 		if !hasVal {
 			return nil, jsonErr(path, "value", "value is missing")
 		}
-		v, err := jsonScalar(val, joinPath(path, "value"))
+		v, err := d.jsonScalar(val, joinPath(path, "value"))
 		if err != nil {
 			return nil, err
 		}
@@ -252,13 +253,13 @@ func (d *jsonDecoder) node(v any, path string, depth int) (*node, *Error) {
 	return n, nil
 }
 
-func jsonList(l []any, path string) ([]value, *Error) {
+func (d *jsonDecoder) jsonList(l []any, path string) ([]value, *Error) {
 	if len(l) > MaxList {
 		return nil, jsonErr(path, "", fmt.Sprintf("list longer than %d", MaxList))
 	}
 	out := make([]value, 0, len(l))
 	for i, e := range l {
-		v, err := jsonScalar(e, fmt.Sprintf("%s[%d]", path, i))
+		v, err := d.jsonScalar(e, fmt.Sprintf("%s[%d]", path, i))
 		if err != nil {
 			return nil, err
 		}
@@ -267,7 +268,7 @@ func jsonList(l []any, path string) ([]value, *Error) {
 	return out, nil
 }
 
-func jsonScalar(v any, path string) (value, *Error) {
+func (d *jsonDecoder) jsonScalar(v any, path string) (value, *Error) {
 	switch v := v.(type) {
 	case string:
 		if len(v) > MaxString {
@@ -275,7 +276,7 @@ func jsonScalar(v any, path string) (value, *Error) {
 		}
 		return value{kind: vString, s: v}, nil
 	case json.Number:
-		f, msg := parseNumber(v.String())
+		f, msg := parseNumber(v.String(), d.strict)
 		if msg != "" {
 			return value{}, jsonErr(path, "", msg)
 		}

@@ -45,8 +45,9 @@ func (t token) describe() string {
 
 // lexer turns the text form into tokens.
 type lexer struct {
-	src string
-	pos int
+	src    string
+	pos    int
+	strict bool // input: numbers checked as parseNumber says
 }
 
 func isIdentStart(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' }
@@ -146,7 +147,7 @@ func (l *lexer) number() (token, *Error) {
 		return token{}, l.errAt(start, fmt.Sprintf("bad number %q (quote text values)", s[start:l.pos+1]))
 	}
 	text := s[start:l.pos]
-	n, msg := parseNumber(text)
+	n, msg := parseNumber(text, l.strict)
 	if msg != "" {
 		return token{}, l.errAt(start, msg)
 	}
@@ -157,17 +158,22 @@ func (l *lexer) number() (token, *Error) {
 const maxExact = 1 << 53
 
 // parseNumber parses a number of a filter, or says why it is refused: out
-// of range, so small it would be 0, or an integer beyond ±2^53, which
-// would be compared rounded (9007199254740993 = 9007199254740992), as
-// event numbers are doubles — such ids are compared as strings.
-func parseNumber(text string) (float64, string) {
+// of range; and, when strict (a filter being saved or tried, not one
+// stored), so small it would be 0, or an integer written as digits from
+// ±2^53 on (an id, say), which would be compared rounded (9007199254740993 = 9007199254740992), as
+// event numbers are doubles — such ids are compared as strings. Stored
+// filters are read leniently: one saved before these rules keeps working
+// as it did.
+func parseNumber(text string, strict bool) (float64, string) {
 	n, err := strconv.ParseFloat(text, 64)
 	switch {
 	case err != nil || math.IsInf(n, 0):
 		return 0, fmt.Sprintf("number %s out of range", text)
+	case !strict:
 	case n == 0 && strings.ContainsAny(strings.SplitN(strings.ToLower(text), "e", 2)[0], "123456789"):
 		return 0, fmt.Sprintf("number %s is too small: it would be 0", text)
 	case !strings.ContainsAny(text, ".eE") && math.Abs(n) >= maxExact: // 2^53+1 rounds to 2^53
+		// Written as digits, it is an id (a bound such as 1e21 is fine).
 		return 0, fmt.Sprintf("integer %s is beyond ±2^53, where numbers are no longer exact; compare such ids as strings (quote them)", text)
 	}
 	return n, ""
@@ -320,11 +326,11 @@ func (p *parser) unexpected(want string) *Error {
 	return p.errAt(p.tok.off, fmt.Sprintf("%s expected, got %s", want, p.tok.describe()))
 }
 
-func parseText(src string) (*node, *Error) {
+func parseText(src string, strict bool) (*node, *Error) {
 	if len(src) > MaxSize {
 		return nil, textError(src, MaxSize, fmt.Sprintf("filter longer than %d bytes", MaxSize))
 	}
-	p := &parser{lex: lexer{src: src}}
+	p := &parser{lex: lexer{src: src, strict: strict}}
 	if err := p.advance(); err != nil {
 		return nil, err
 	}
