@@ -307,7 +307,13 @@ func (db *DB) storeOutcome(ctx context.Context, key string, attempt int, done bo
 		mu := db.journal.lockDelivery(d.ID)
 		e, payload, err := db.attemptEntry(ctx, d, a)
 		if err == nil {
-			g, err = db.journalWrite(append(entries, e), append(payloads, payload))
+			// The delivery record first: a crash can keep a prefix of an
+			// append (a write torn by a power loss), and the record
+			// without its key's outcome is redone by the retry (the same
+			// attempt, replacing the line), where the key done without
+			// the record would drop the retry and the attempt's log line
+			// with it.
+			g, err = db.journalWrite([]*journalEntry{e, entries[0]}, [][]byte{payload, payloads[0]})
 		}
 		mu.Unlock()
 		if err != nil {

@@ -267,9 +267,11 @@ func (w *wal) append(payloads ...[]byte) ([]walPos, *walGroup, error) {
 	}
 	mark := w.markLocked()
 	// Records appended together go to one segment when they fit in one:
-	// the writer syncs each segment of a group in turn, so a crash between
-	// two could keep the first part of an append (a key's outcome) without
-	// the rest (its delivery record).
+	// the writer writes and syncs each segment of a group in turn, so a
+	// crash between two would keep a prefix of the append. (Within a
+	// segment a crash can still tear the write, keeping a prefix too:
+	// callers order an append so that any prefix is safe; see
+	// storeOutcome.)
 	total := int64(0)
 	for _, p := range payloads {
 		total += int64(walHeader + len(p))

@@ -430,3 +430,38 @@ func TestLogKeepsAnAppendInOneSegment(t *testing.T) {
 		t.Errorf("the two records went to segments %d and %d, want both in segment 2", pos[0].seg, pos[1].seg)
 	}
 }
+
+// TestTornSettleLeavesTheKeyFree: a crash that keeps only a prefix of a
+// Settle's append (its last record torn, as a power loss can leave it)
+// keeps the delivery record and leaves the key free for the retry, which
+// makes the attempt again; with the key's outcome first, the key was done
+// without the record, and the retry was dropped with the attempt's log
+// line.
+func TestTornSettleLeavesTheKeyFree(t *testing.T) {
+	old := journalInterval
+	journalInterval = time.Hour // nothing applied: the log alone holds it
+	t.Cleanup(func() { journalInterval = old })
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "webhooks.db")
+	db := openAt(t, path, Options{SweepInterval: -1})
+	l, err := db.Acquire(ctx, "key_1", 1, time.Minute)
+	must(t, err)
+	d := webhooktest.NewDelivery("whk_1", "evt_1", time.Now())
+	must(t, db.Settle(ctx, l, true, d, webhooktest.NewAttempt(1, time.Now(), 200)))
+
+	crashed := filepath.Join(t.TempDir(), "webhooks.db")
+	must(t, copyStore(path, crashed))
+	segs := segments(t, crashed)
+	last := segs[len(segs)-1]
+	info, err := os.Stat(last)
+	must(t, err)
+	must(t, os.Truncate(last, info.Size()-3)) // the append's last record, torn
+
+	db2 := openAt(t, crashed, Options{SweepInterval: -1})
+	if _, err := db2.Acquire(ctx, "key_1", 1, time.Minute); err != nil {
+		t.Errorf("Acquire after a torn Settle = %v, want the key free (its outcome was the torn record)", err)
+	}
+	if _, err := db2.GetDelivery(ctx, d.ID); err != nil {
+		t.Errorf("GetDelivery after a torn Settle = %v, want the record, written first", err)
+	}
+}
