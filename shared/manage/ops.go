@@ -1,9 +1,7 @@
 package manage
 
 import (
-	"cmp"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -255,9 +253,9 @@ func (s *Service) DeadLetterList(ctx context.Context, q DLQSelector, p webhook.P
 	if limit <= 0 {
 		limit = 50
 	}
-	var after *dlqCursor
+	var after *webhook.DeadLetterPosition
 	if p.Cursor != "" {
-		c, err := decodeDLQCursor(p.Cursor)
+		c, err := webhook.ParseDeadLetterCursor(p.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
@@ -266,7 +264,7 @@ func (s *Service) DeadLetterList(ctx context.Context, q DLQSelector, p webhook.P
 	var out []*webhook.DeadLetter
 	more := false
 	err := s.scanDLQ(ctx, q, func(dl *webhook.DeadLetter) bool {
-		if after != nil && after.compare(dl) >= 0 {
+		if after != nil && after.Compare(dl) >= 0 {
 			return true
 		}
 		if len(out) == limit {
@@ -281,43 +279,9 @@ func (s *Service) DeadLetterList(ctx context.Context, q DLQSelector, p webhook.P
 	}
 	next := ""
 	if more {
-		last := out[len(out)-1]
-		next = dlqCursor{At: last.At, ID: last.ID}.encode()
+		next = webhook.PositionOf(out[len(out)-1]).Cursor()
 	}
 	return out, next, nil
-}
-
-// dlqCursor is a position in the DLQ's order (At, then ID): what every
-// DeadLetters adapter lists by.
-type dlqCursor struct {
-	At time.Time
-	ID string
-}
-
-// compare orders c against dl's position.
-func (c dlqCursor) compare(dl *webhook.DeadLetter) int {
-	return cmp.Or(c.At.Compare(dl.At), strings.Compare(c.ID, dl.ID))
-}
-
-func (c dlqCursor) encode() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(c.At.UTC().Format(time.RFC3339Nano) + " " + c.ID))
-}
-
-func decodeDLQCursor(s string) (dlqCursor, error) {
-	bad := webhook.Invalid("cursor", "not a cursor this listing returned")
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return dlqCursor{}, bad
-	}
-	at, id, ok := strings.Cut(string(b), " ")
-	if !ok || id == "" {
-		return dlqCursor{}, bad
-	}
-	t, err := time.Parse(time.RFC3339Nano, at)
-	if err != nil {
-		return dlqCursor{}, bad
-	}
-	return dlqCursor{At: t, ID: id}, nil
 }
 
 // DeadLetter returns one dead letter.

@@ -3,7 +3,6 @@ package sqs
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -301,9 +300,9 @@ func (d *DeadLetters) DeleteDeadLetters(ctx context.Context, ids []string) error
 // sorts what it read by At then ID (SQS keeps no order) and returns the
 // page after the cursor. Each page is a new scan.
 func (d *DeadLetters) ListDeadLetters(ctx context.Context, p webhook.Page) ([]*webhook.DeadLetter, string, error) {
-	var after *cursor
+	var after *webhook.DeadLetterPosition
 	if p.Cursor != "" {
-		c, err := decodeCursor(p.Cursor)
+		c, err := webhook.ParseDeadLetterCursor(p.Cursor)
 		if err != nil {
 			return nil, "", fmt.Errorf("sqs: list dead letters: %w", err)
 		}
@@ -322,7 +321,7 @@ func (d *DeadLetters) ListDeadLetters(ctx context.Context, p webhook.Page) ([]*w
 	}
 	dls := make([]*webhook.DeadLetter, 0, len(s.entries))
 	for _, e := range s.entries {
-		if after == nil || after.compare(e.dl) < 0 {
+		if after == nil || after.Compare(e.dl) < 0 {
 			dls = append(dls, e.dl)
 		}
 	}
@@ -334,34 +333,7 @@ func (d *DeadLetters) ListDeadLetters(ctx context.Context, p webhook.Page) ([]*w
 	}
 	dls = dls[:limit]
 	last := dls[len(dls)-1]
-	return dls, encodeCursor(cursor{At: last.At, ID: last.ID}), nil
-}
-
-// cursor is the position after which a listing resumes.
-type cursor struct {
-	At time.Time `json:"at"`
-	ID string    `json:"id"`
-}
-
-func (c cursor) compare(dl *webhook.DeadLetter) int {
-	return cmp.Or(c.At.Compare(dl.At), cmp.Compare(c.ID, dl.ID))
-}
-
-func encodeCursor(c cursor) string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(s string) (cursor, error) {
-	var c cursor
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
-	if err != nil || c.ID == "" {
-		return cursor{}, webhook.Invalid("cursor", "not a cursor returned by this listing")
-	}
-	return c, nil
+	return dls, webhook.PositionOf(last).Cursor(), nil
 }
 
 // entry is one dead letter read by a scan: the latest put of its ID.

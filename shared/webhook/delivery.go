@@ -1,8 +1,11 @@
 package webhook
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"time"
 )
@@ -96,4 +99,41 @@ type DeadLetter struct {
 	Reason     string    `json:"reason"`
 	Raw        string    `json:"raw,omitempty"` // poison input, as received
 	At         time.Time `json:"at"`
+}
+
+// DeadLetterPosition is a place in the DLQ's order, At then ID, which
+// every DeadLetters adapter lists by; its Cursor is an opaque page
+// cursor. A listing that resumes after a position, rather than after a
+// dead letter, resumes in place even once that dead letter is gone.
+type DeadLetterPosition struct {
+	At time.Time `json:"at"`
+	ID string    `json:"id"`
+}
+
+// PositionOf returns dl's position.
+func PositionOf(dl *DeadLetter) DeadLetterPosition { return DeadLetterPosition{At: dl.At, ID: dl.ID} }
+
+// Compare orders p against dl's position: negative if p comes first.
+func (p DeadLetterPosition) Compare(dl *DeadLetter) int {
+	return cmp.Or(p.At.Compare(dl.At), cmp.Compare(p.ID, dl.ID))
+}
+
+// Cursor returns p as a page cursor.
+func (p DeadLetterPosition) Cursor() string {
+	b, _ := json.Marshal(p)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ParseDeadLetterCursor reads a cursor Cursor made; anything else is an
+// invalid "cursor".
+func ParseDeadLetterCursor(s string) (DeadLetterPosition, error) {
+	var p DeadLetterPosition
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		err = json.Unmarshal(b, &p)
+	}
+	if err != nil || p.ID == "" {
+		return DeadLetterPosition{}, Invalid("cursor", "not a cursor this listing returned")
+	}
+	return p, nil
 }

@@ -153,3 +153,29 @@ func TestQueueSafeJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestDeadLetterPosition(t *testing.T) {
+	at := time.Date(2026, 11, 27, 10, 0, 0, 123456789, time.UTC)
+	p := PositionOf(&DeadLetter{ID: "dlv_b", At: at})
+	got, err := ParseDeadLetterCursor(p.Cursor())
+	if err != nil || !got.At.Equal(at) || got.ID != "dlv_b" {
+		t.Fatalf("round trip = %+v, %v", got, err)
+	}
+	for _, tc := range []struct {
+		dl   DeadLetter
+		want int
+	}{
+		{DeadLetter{ID: "dlv_a", At: at}, 1},
+		{DeadLetter{ID: "dlv_b", At: at}, 0},
+		{DeadLetter{ID: "dlv_a", At: at.Add(time.Nanosecond)}, -1},
+	} {
+		if got := p.Compare(&tc.dl); got != tc.want {
+			t.Errorf("Compare(%s at +%v) = %d, want %d", tc.dl.ID, tc.dl.At.Sub(at), got, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "dlv_b", "e30", "!!"} {
+		if _, err := ParseDeadLetterCursor(bad); FieldOf(err) != "cursor" {
+			t.Errorf("ParseDeadLetterCursor(%q) = %v, want an invalid cursor", bad, err)
+		}
+	}
+}
