@@ -412,8 +412,8 @@ func (db *DB) send(ctx context.Context, queues []string, msgs []webhook.OutMessa
 			unknown = append(unknown, name)
 		}
 	}
-	db.qmu.Unlock()
 	if len(unknown) > 0 {
+		db.qmu.Unlock()
 		err := db.update(ctx, func(tx *bbolt.Tx) error {
 			for _, name := range unknown {
 				if err := tx.Bucket(bucketQueues).Put([]byte(name), nil); err != nil {
@@ -425,10 +425,10 @@ func (db *DB) send(ctx context.Context, queues []string, msgs []webhook.OutMessa
 		if err != nil {
 			return err
 		}
+		db.qmu.Lock()
 	}
 	// Appended under qmu, so that the segment is counted as held before
 	// tidyLog can look at it.
-	db.qmu.Lock()
 	for i, m := range ms {
 		if db.cached+int64(m.size) <= bodyCache { // the record is not reused: its tail is the body
 			m.body = recs[i][len(recs[i])-m.size:]

@@ -194,11 +194,11 @@ func (h *Handler) toEvent(e entry) (Accepted, error) {
 		whole, frac := math.Modf(secs)
 		at = time.Unix(int64(whole), int64(frac*1e9)).UTC()
 	}
-	if !json.Valid([]byte(e.Detail)) {
-		return zero, errMalformedDetail
-	}
 	id := newUUID()
 	if _, err := catalog.Parse(e.DetailType, []byte(e.Detail), id, at); err != nil {
+		if !json.Valid([]byte(e.Detail)) { // scanned again only to pick the code
+			return zero, errMalformedDetail
+		}
 		// Parse names fields as "detail-type" and "detail.data.x"; say
 		// which PutEvents field that is.
 		return zero, fmt.Errorf("%s: %w", entryField(webhook.FieldOf(err)), err)

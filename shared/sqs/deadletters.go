@@ -56,7 +56,8 @@ const MaxRecordSize = 250 << 10
 const trimmedText = 512
 
 // recordVersion is the format of the records PutDeadLetter writes: 2,
-// the event's data as its JSON, byte for byte. Version 1 records (the
+// the event's data as its JSON, byte for byte (but for U+FFFE and U+FFFF,
+// which SQS refuses, escaped: the same value). Version 1 records (the
 // data as base64, a third larger, so an event of over about 187 KiB lost
 // its data to fit) are still read.
 const recordVersion = 2
