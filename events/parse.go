@@ -210,16 +210,41 @@ var formatName = map[Format]string{
 	FormatEmail:    "an email address",
 }
 
+// rfc3339Zone checks what Go's RFC 3339 parsing lets through but RFC 3339
+// (and JavaScript's Date) does not: the fraction after a comma, an offset
+// hour over 23 or minute over 59. s has already parsed, so its date and
+// time are 19 bytes long.
+func rfc3339Zone(s string) bool {
+	rest := s[19:]
+	if len(rest) > 0 && rest[0] == '.' {
+		i := 1
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 1 {
+			return false
+		}
+		rest = rest[i:]
+	}
+	switch {
+	case rest == "Z" || rest == "z":
+		return true
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		return rest[1:3] <= "23" && rest[4:6] <= "59"
+	}
+	return false
+}
+
 func validFormat(f Format, s string) bool {
 	switch f {
 	case FormatE164:
 		return isE164(s)
 	case FormatDateTime:
 		_, err := time.Parse(time.RFC3339, s)
-		return err == nil
+		return err == nil && rfc3339Zone(s)
 	case FormatURL:
 		u, err := url.Parse(s)
-		return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+		return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Hostname() != ""
 	case FormatEmail:
 		at := strings.IndexByte(s, '@')
 		return at > 0 && at == strings.LastIndexByte(s, '@') && strings.Contains(s[at+1:], ".") &&

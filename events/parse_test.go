@@ -371,3 +371,26 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestFormatsAsReceiversReadThem: what Go's parsers let through but RFC
+// 3339 and a URL with a host don't (and the guide's Node receiver can't
+// read: new Date(...) is Invalid Date, new URL(...) throws) is refused.
+func TestFormatsAsReceiversReadThem(t *testing.T) {
+	for _, tc := range []struct{ field, value string }{
+		{"call_start", "2025-04-30T15:21:32,5Z"},    // a comma before the fraction
+		{"call_start", "2025-04-30T15:21:32+24:00"}, // offset hour 24
+		{"call_start", "2025-04-30T15:21:32+00:60"}, // offset minute 60
+		{"call_start", "2025-04-30T15:21:32.Z"},     // a point without digits
+		{"recording_url", "https://:443/v1/calls/call_1/recording"},
+		{"recording_url", "http://:8080/x"},
+	} {
+		if _, err := Parse("call.completed", withData(t, set(tc.field, tc.value)), "fb", testTime); err == nil {
+			t.Errorf("%s %q accepted", tc.field, tc.value)
+		}
+	}
+	for _, v := range []string{"2025-04-30T15:21:32.123456789Z", "2025-04-30T15:21:32-23:59", "2025-04-30T15:21:32+05:30"} {
+		if _, err := Parse("call.completed", withData(t, set("call_start", v)), "fb", testTime); err != nil {
+			t.Errorf("call_start %q refused: %v", v, err)
+		}
+	}
+}
