@@ -13,14 +13,15 @@ import (
 )
 
 // printJSON prints an answer of the API as it came, indented. Unless
-// secrets is true, any "secret" member is removed first, so that only
-// create and rotate-secret ever print one.
+// secrets is true, any "secret", "previous_secret" or "secrets" member is
+// removed first, so that only create and rotate-secret ever print one.
 func (a *app) printJSON(raw []byte, secrets bool) error {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return nil
 	}
-	if !secrets && bytes.Contains(raw, []byte(`"secret"`)) {
+	if !secrets && bytes.Contains(raw, []byte(`secret`)) { // any member scrub drops
+
 		var v any
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber()

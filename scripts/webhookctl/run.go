@@ -378,8 +378,10 @@ func (a *app) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]st
 		if len(rest) == 0 {
 			break
 		}
-		if rest[0] == "--" {
-			pos = append(pos, rest[1:]...)
+		// The flag package drops a "--" it stops at: everything after it
+		// is positional (an id starting with "-").
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			pos = append(pos, rest...)
 			break
 		}
 		pos = append(pos, rest[0])

@@ -58,6 +58,23 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestDoubleDash: after "--" every argument is positional, even one
+// starting with "-" (the flag package drops the "--" it stops at, which
+// the parser used to look for, so it never stopped).
+func TestDoubleDash(t *testing.T) {
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths = append(paths, r.URL.EscapedPath())
+		w.Write([]byte(`{"id":"d"}`))
+	}))
+	defer srv.Close()
+	c := cli{t: t, url: srv.URL}
+	c.run("webhooks", "delivery", "--", "-whk", "-dlv").want(t, 0)
+	if want := []string{"/v1/webhooks/-whk/deliveries/-dlv"}; !slices.Equal(paths, want) {
+		t.Errorf("requested %v, want %v", paths, want)
+	}
+}
+
 func TestHelp(t *testing.T) {
 	c := cli{t: t, url: "http://127.0.0.1:1"}
 	r := c.run("help")
@@ -510,6 +527,9 @@ func TestSecretsNeverInErrors(t *testing.T) {
 		case "/v1/webhooks/whk_1":
 			// A (misbehaving) server that shows a secret.
 			w.Write([]byte(`{"id":"whk_1","url":"https://x","event_types":["*"],"status":"active","secret":"` + secret + `","nested":{"secret":"` + secret + `"}}`))
+		case "/v1/webhooks/whk_4":
+			// One with only the members of a rotation: no "secret" key.
+			w.Write([]byte(`{"id":"whk_4","url":"https://x","event_types":["*"],"status":"active","previous_secret":"` + secret + `","secrets":["` + secret + `"]}`))
 		case "/v1/webhooks/whk_2":
 			w.WriteHeader(http.StatusBadRequest)
 			w.Write([]byte(`{"error":{"code":"invalid","message":"` + secret + ` is wrong","field":"headers.Authorization"}}`))
@@ -527,6 +547,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	for _, r := range []result{
 		c.run("webhooks", "get", "whk_1"),
 		c.run("--json", "webhooks", "get", "whk_1"),
+		c.run("--json", "webhooks", "get", "whk_4"),
 		c.run("webhooks", "get", "whk_2"),
 		c.run("webhooks", "get", "whk_3"),
 		c.run("webhooks", "create", "--url", "https://x", "--event-type", "*"),
@@ -574,4 +595,22 @@ func TestRedriveDecodesBothShapes(t *testing.T) {
 			t.Errorf("%s → %+v, %v; want %+v", tc.in, got, err, tc.want)
 		}
 	}
+}
+
+// TestTestWithoutEventType: "webhooks test ID" leaves the type to the
+// server, as its help says, which picks one the endpoint subscribes to
+// (it used to refuse an empty type).
+func TestTestWithoutEventType(t *testing.T) {
+	_, c := startLocal(t, webhook.Enterprise)
+	rcv, err := localmode.StartReceiver()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rcv.Close()
+	var ep apiclient.Endpoint
+	c.json(&ep, "webhooks", "create", "--url", rcv.URL(), "--event-type", "voicemail.*")
+	rcv.SetSecret(ep.Secret)
+	r := c.run("webhooks", "test", ep.ID)
+	r.want(t, 0)
+	r.has(t, "voicemail.recorded")
 }

@@ -285,10 +285,11 @@ func (a *api) deliveries(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	if ds == nil {
-		ds = []*webhook.Delivery{}
+	views := make([]*webhook.Delivery, len(ds))
+	for i, d := range ds {
+		views[i] = deliveryView(d)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": ds, "next_cursor": next})
+	writeJSON(w, http.StatusOK, map[string]any{"data": views, "next_cursor": next})
 }
 
 func (a *api) delivery(w http.ResponseWriter, r *http.Request) {
@@ -297,7 +298,19 @@ func (a *api) delivery(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, deliveryView(d))
+}
+
+// deliveryView is d as the API shows it: a delivery logged without a
+// request (one a filter turned down) shows its request's headers as {},
+// the object the document promises, not null.
+func deliveryView(d *webhook.Delivery) *webhook.Delivery {
+	if d.Request.Headers != nil {
+		return d
+	}
+	v := *d
+	v.Request.Headers = map[string]string{}
+	return &v
 }
 
 // dlqSelector reads a DLQ selection from the query string.

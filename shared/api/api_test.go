@@ -496,3 +496,27 @@ func TestBulkDeletesInOneBatch(t *testing.T) {
 		t.Errorf("%d dead letters left", len(dls))
 	}
 }
+
+// TestFilteredDeliveryShowsAnObject: a delivery logged without a request
+// (a filter turned the event down) shows request.headers as {}, as the
+// document's schema says, not null.
+func TestFilteredDeliveryShowsAnObject(t *testing.T) {
+	e := newEnv(t, webhook.Enterprise)
+	ep := e.endpoint(t)
+	now := time.Now()
+	d := &webhook.Delivery{ID: webhook.DeliveryID(ep.ID, "evt_1"), EndpointID: ep.ID, EventID: "evt_1", EventType: "call.completed",
+		Status: webhook.DeliveryFiltered, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := e.db.AppendAttempt(context.Background(), d, webhook.Attempt{N: 1, At: now, Error: "filtered out: x"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/v1/webhooks/" + ep.ID + "/deliveries", "/v1/webhooks/" + ep.ID + "/deliveries/" + d.ID} {
+		st, m, _ := e.call(t, "GET", path, "")
+		if data, ok := m["data"].([]any); ok && len(data) == 1 {
+			m = data[0].(map[string]any)
+		}
+		req, _ := m["request"].(map[string]any)
+		if _, ok := req["headers"].(map[string]any); st != 200 || !ok {
+			t.Errorf("GET %s = %d, request.headers %#v; want an object", path, st, req["headers"])
+		}
+	}
+}

@@ -66,6 +66,17 @@ func (s *Service) SendTest(ctx context.Context, id, eventType string, detail jso
 	if err != nil {
 		return nil, err
 	}
+	if eventType == "" {
+		// The server's choice: the first type of the catalog the endpoint
+		// subscribes to, or the catalog's first.
+		eventType = catalog.Types()[0].Name
+		for _, t := range catalog.Types() {
+			if ep.Subscribes(t.Name) {
+				eventType = t.Name
+				break
+			}
+		}
+	}
 	if !catalog.IsType(eventType) {
 		return nil, webhook.Invalid("event_type", "unknown event type %q", eventType)
 	}
