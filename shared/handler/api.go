@@ -2,10 +2,14 @@ package handler
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"unicode/utf8"
 
@@ -33,22 +37,53 @@ func (h *API) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (ev
 	if path == "" {
 		path = ev.RequestContext.HTTP.Path
 	}
-	u := &url.URL{Path: path, RawQuery: ev.RawQueryString}
-	req, err := http.NewRequestWithContext(ctx, ev.RequestContext.HTTP.Method, u.String(), bytes.NewReader(body))
+	// Parsed as a request line's target, as net/http parses one: a path
+	// starting with "//" stays a path (a URL string would read its first
+	// segment as a host, and serve another route).
+	u, err := url.ParseRequestURI(path)
 	if err != nil {
 		return textResponse(http.StatusBadRequest, "bad request line"), nil
 	}
+	u.RawQuery = ev.RawQueryString
+	req, err := http.NewRequestWithContext(ctx, ev.RequestContext.HTTP.Method, "/", bytes.NewReader(body))
+	if err != nil {
+		return textResponse(http.StatusBadRequest, "bad request line"), nil
+	}
+	req.URL, req.RequestURI = u, u.RequestURI()
 	for k, v := range ev.Headers {
 		req.Header.Set(k, v) // API Gateway joins repeated headers with commas
 	}
+	// As net/http gives a server request its Host.
+	req.Host = cmp.Or(req.Header.Get("Host"), ev.RequestContext.DomainName)
+	req.Header.Del("Host")
 	if len(ev.Cookies) > 0 {
 		req.Header.Set("Cookie", strings.Join(ev.Cookies, "; "))
 	}
 	req.ContentLength = int64(len(body))
 	req.RemoteAddr = ev.RequestContext.HTTP.SourceIP
 	w := &responseWriter{header: http.Header{}}
-	h.Handler.ServeHTTP(w, req)
+	if !serve(h.Handler, w, req) {
+		// The runtime would end the process with the panic, and API
+		// Gateway answer its own body; the API's answer to any failure
+		// not the caller's instead.
+		return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusServiceUnavailable,
+			Headers: map[string]string{"Content-Type": "application/json"},
+			Body:    `{"error":{"code":"unavailable","message":"temporary failure; retry later"}}`}, nil
+	}
 	return w.response(), nil
+}
+
+// serve runs h, reporting false if it panicked (the panic is logged).
+func serve(h http.Handler, w http.ResponseWriter, r *http.Request) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Error("management request panicked", "method", r.Method, "path", r.URL.Path,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			ok = false
+		}
+	}()
+	h.ServeHTTP(w, r)
+	return true
 }
 
 type responseWriter struct {

@@ -66,8 +66,10 @@ func (f *Function) Handle(ctx context.Context, raw json.RawMessage) (any, error)
 		return nil, f.Reconcile(ctx)
 	}
 	var req events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(raw, &req); err != nil {
-		return nil, fmt.Errorf("management: not an API Gateway request: %w", err)
+	if err := json.Unmarshal(raw, &req); err != nil || req.Version != "2.0" || req.RequestContext.HTTP.Method == "" {
+		// Any JSON object unmarshals: served, another event (or payload
+		// format 1.0) would be a GET of "" that succeeds.
+		return nil, fmt.Errorf("management: neither the schedule's event nor an API Gateway request (payload format 2.0): %.200s", raw)
 	}
 	return f.api.Handle(ctx, req)
 }

@@ -66,7 +66,7 @@ func TestScheduleRunsReconcile(t *testing.T) {
 		t.Errorf("log = %s; want what the reconcile did", out)
 	}
 
-	req, _ := json.Marshal(events.APIGatewayV2HTTPRequest{RawPath: "/v1/webhooks",
+	req, _ := json.Marshal(events.APIGatewayV2HTTPRequest{Version: "2.0", RawPath: "/v1/webhooks",
 		RequestContext: events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET", Path: "/v1/webhooks"}}})
 	out, err := invoke(t.Context(), req)
 	if err != nil {
@@ -78,5 +78,23 @@ func TestScheduleRunsReconcile(t *testing.T) {
 	}
 	if len(prov.reconciled) != 1 {
 		t.Error("an API request reconciled")
+	}
+
+	// Anything else is an error: any JSON object unmarshals into a
+	// request, and was served as a successful GET of "".
+	for name, ev := range map[string]string{
+		"empty object": `{}`,
+		"null":         `null`,
+		"another EventBridge event": `{"version":"0","id":"1","detail-type":"Object Created","source":"aws.s3",` +
+			`"account":"123456789012","time":"2026-11-27T16:00:00Z","region":"us-east-1","resources":[],"detail":{}}`,
+		"API Gateway payload 1.0": `{"version":"1.0","resource":"$default","path":"/v1/webhooks/whk_a","httpMethod":"DELETE",` +
+			`"headers":{},"requestContext":{"httpMethod":"DELETE","path":"/v1/webhooks/whk_a"},"body":null,"isBase64Encoded":false}`,
+	} {
+		if out, err := invoke(t.Context(), []byte(ev)); err == nil {
+			t.Errorf("%s: served: %s; want an error", name, out)
+		}
+	}
+	if len(prov.reconciled) != 1 {
+		t.Error("another event reconciled")
 	}
 }
