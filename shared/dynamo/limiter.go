@@ -45,22 +45,30 @@ func chunk(perMinute int) int { return min(maxChunk, max(1, perMinute/10)) }
 // token, Wait returns the time until the next window plus up to 3 s of
 // jitter, and the Store asks no more until then. Reserved tokens left at
 // the window's end are lost: the limit is never exceeded, but an instance
-// may defer while another holds unused tokens. perMinute ≤ 0 means no
-// limit.
+// may defer while another holds unused tokens. Deliveries that waited for
+// a reservation read the window again once it returns; only that
+// reservation's own chunk can be spent past its window's turn. perMinute
+// ≤ 0 means no limit.
 func (s *Store) Wait(ctx context.Context, endpointID string, perMinute int) (time.Duration, error) {
 	if perMinute <= 0 {
 		return 0, nil
 	}
-	now := s.now()
-	start := now.Truncate(time.Minute)
-	next := start.Add(time.Minute)
-	deferral := next.Sub(now) + rand.N(deferJitter)
+	var start, next time.Time
+	var deferral time.Duration
 
 	// One reservation in flight per endpoint and window: concurrent
 	// deliveries of a batch wait for it and share its tokens rather than
 	// each reserving a chunk of their own.
 	s.mu.Lock()
 	for {
+		// The window is read again after each wait: one that ended
+		// meanwhile (a slow reservation at its last second) must not be
+		// charged, nor reserved in, for deliveries that start in the
+		// next.
+		now := s.now()
+		start = now.Truncate(time.Minute)
+		next = start.Add(time.Minute)
+		deferral = next.Sub(now) + rand.N(deferJitter)
 		w := s.windows[endpointID]
 		if w == nil || w.start != start.Unix() {
 			w = &window{start: start.Unix()}
