@@ -376,8 +376,12 @@ func (s *Store) ListDeliveries(ctx context.Context, endpointID string, p webhook
 			ExpressionAttributeNames:  map[string]string{"#endpoint_id": attrEndpointID},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":ep": avS(endpointID)},
 			ScanIndexForward:          aws.Bool(false),
-			Limit:                     aws.Int32(int32(limit - len(ds))),
-			ExclusiveStartKey:         start,
+			// Whole pages, the listing's size: asking only for what the
+			// page lacks made one Query (and BatchGetItem) per expired
+			// record once a page was nearly full, and expired records,
+			// deleted by DynamoDB up to days late, gather at the end.
+			Limit:             aws.Int32(int32(limit)),
+			ExclusiveStartKey: start,
 		})
 		if err != nil {
 			return nil, "", transient(err, "list deliveries of %s", endpointID)
@@ -391,7 +395,7 @@ func (s *Store) ListDeliveries(ctx context.Context, endpointID string, p webhook
 			return nil, "", transient(err, "list deliveries of %s", endpointID)
 		}
 		now := s.now()
-		for _, id := range ids {
+		for i, id := range ids {
 			d, err := decodeDelivery(items[id], now)
 			if err != nil {
 				return nil, "", fmt.Errorf("dynamo: list deliveries of %s: %w", endpointID, err)
@@ -399,12 +403,16 @@ func (s *Store) ListDeliveries(ctx context.Context, endpointID string, p webhook
 			if d != nil && d.EndpointID == endpointID {
 				ds = append(ds, d)
 			}
+			if len(ds) == limit {
+				if i == len(ids)-1 && len(out.LastEvaluatedKey) == 0 {
+					return ds, "", nil
+				}
+				// Resume after this index entry (the page may go on).
+				return ds, encodeCursor(out.Items[i]), nil
+			}
 		}
 		if len(out.LastEvaluatedKey) == 0 {
 			return ds, "", nil
-		}
-		if len(ds) == limit {
-			return ds, encodeCursor(out.LastEvaluatedKey), nil
 		}
 		start = out.LastEvaluatedKey
 	}

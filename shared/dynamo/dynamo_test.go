@@ -238,3 +238,37 @@ func (c *clock) Add(d time.Duration) {
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
+
+// TestListReadsExpiredRecordsInPages: a page one live record short, then
+// expired records (DynamoDB deletes them up to days late; moto never):
+// the index is read in whole pages, not one Query and one BatchGetItem
+// per expired record.
+func TestListReadsExpiredRecordsInPages(t *testing.T) {
+	api := count(fresh(t, testTables))
+	s := New(api, testTables, Options{})
+	ctx := t.Context()
+	now := webhooktest.Now()
+	ep := webhooktest.UniqueID("whk_")
+	const limit, live, expired = 10, 9, 100
+	for i := range live + expired {
+		d := webhooktest.NewDelivery(ep, webhooktest.UniqueID("evt_"), now.Add(-time.Duration(i)*time.Second))
+		if i >= live {
+			d.ExpiresAt = now.Add(-time.Hour)
+		}
+		if err := s.AppendAttempt(ctx, d, webhooktest.NewAttempt(1, d.CreatedAt, 200)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	api.reset()
+	ds, next, err := s.ListDeliveries(ctx, ep, webhook.Page{Limit: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := api.reset()
+	if len(ds) != live || next != "" {
+		t.Fatalf("listed %d, next %q; want the %d live ones and no cursor", len(ds), next, live)
+	}
+	if q := calls["Query"]; q > (live+expired)/limit+1 {
+		t.Errorf("one page took %v; want about one Query per %d index entries", calls, limit)
+	}
+}
