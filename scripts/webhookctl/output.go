@@ -20,14 +20,18 @@ func (a *app) printJSON(raw []byte, secrets bool) error {
 	if len(raw) == 0 {
 		return nil
 	}
-	if !secrets && bytes.Contains(raw, []byte(`secret`)) { // any member scrub drops
-
+	if !secrets { // always: a key may be written with escapes ("\u0073ecret")
 		var v any
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber()
 		if err := dec.Decode(&v); err == nil {
 			scrub(v)
-			raw, _ = json.Marshal(v)
+			var out bytes.Buffer
+			enc := json.NewEncoder(&out)
+			enc.SetEscapeHTML(false) // the answer's text as it came
+			if enc.Encode(v) == nil {
+				raw = bytes.TrimSpace(out.Bytes())
+			}
 		}
 	}
 	var buf bytes.Buffer

@@ -529,7 +529,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 			w.Write([]byte(`{"id":"whk_1","url":"https://x","event_types":["*"],"status":"active","secret":"` + secret + `","nested":{"secret":"` + secret + `"}}`))
 		case "/v1/webhooks/whk_4":
 			// One with only the members of a rotation: no "secret" key.
-			w.Write([]byte(`{"id":"whk_4","url":"https://x","event_types":["*"],"status":"active","previous_secret":"` + secret + `","secrets":["` + secret + `"]}`))
+			w.Write([]byte(`{"id":"whk_4","url":"https://x","event_types":["*"],"status":"active","previous_secret":"` + secret + `","secrets":["` + secret + `"],"\u0073ecret":"` + secret + `"}`))
 		case "/v1/webhooks/whk_2":
 			w.WriteHeader(http.StatusBadRequest)
 			w.Write([]byte(`{"error":{"code":"invalid","message":"` + secret + ` is wrong","field":"headers.Authorization"}}`))
@@ -613,4 +613,6 @@ func TestTestWithoutEventType(t *testing.T) {
 	r := c.run("webhooks", "test", ep.ID)
 	r.want(t, 0)
 	r.has(t, "voicemail.recorded")
+	// A detail is of a type the caller names: the server doesn't guess.
+	c.run("webhooks", "test", ep.ID, "--detail", `{"data":{}}`).want(t, ExitUsage, "--detail needs --event-type")
 }

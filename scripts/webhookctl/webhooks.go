@@ -348,6 +348,9 @@ func cmdTest(ctx context.Context, a *app, args []string) error {
 		body["event_type"] = *eventType
 	}
 	if *detail != "" {
+		if *eventType == "" {
+			return usagef("webhooks test: --detail needs --event-type (the server chooses a type only for its sample)")
+		}
 		raw, err := a.jsonObject("--detail", *detail, true)
 		if err != nil {
 			return err

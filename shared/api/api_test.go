@@ -520,3 +520,14 @@ func TestFilteredDeliveryShowsAnObject(t *testing.T) {
 		}
 	}
 }
+
+// TestTestEventTypeWithADetail: a test event's type defaults only for the
+// catalog's sample; a detail needs its type named (it used to be checked
+// against a type the server guessed).
+func TestTestEventTypeWithADetail(t *testing.T) {
+	e := newEnv(t, webhook.Enterprise)
+	ep := e.endpoint(t)
+	if st, m, _ := e.call(t, "POST", "/v1/webhooks/"+ep.ID+"/test", `{"detail":{"data":{"call_id":"c"}}}`); st != 400 || errorField(m) != "event_type" {
+		t.Errorf("test with a detail and no type = %d %v, want 400 naming event_type", st, m)
+	}
+}

@@ -57,14 +57,19 @@ type TestResult struct {
 }
 
 // SendTest sends one event of eventType to the endpoint now and returns
-// what happened. The detail defaults to the catalog's sample; a given one
-// is validated like any event. Test events get a fresh event id, bypass
+// what happened. Without a type (and a detail) the server chooses the
+// first type of the catalog the endpoint subscribes to. The detail
+// defaults to the catalog's sample; a given one is validated like any
+// event. Test events get a fresh event id, bypass
 // the queue, the plan's type list and the endpoint's subscriptions (so an
 // integrator can test before enabling), and are not retried or logged.
 func (s *Service) SendTest(ctx context.Context, id, eventType string, detail json.RawMessage) (*TestResult, error) {
 	ep, err := s.Get(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if eventType == "" && len(detail) > 0 && string(detail) != "null" {
+		return nil, webhook.Invalid("event_type", "required with a detail")
 	}
 	if eventType == "" {
 		// The server's choice: the first type of the catalog the endpoint

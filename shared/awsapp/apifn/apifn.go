@@ -69,7 +69,16 @@ func (f *Function) Handle(ctx context.Context, raw json.RawMessage) (any, error)
 	if err := json.Unmarshal(raw, &req); err != nil || req.Version != "2.0" || req.RequestContext.HTTP.Method == "" {
 		// Any JSON object unmarshals: served, another event (or payload
 		// format 1.0) would be a GET of "" that succeeds.
-		return nil, fmt.Errorf("management: neither the schedule's event nor an API Gateway request (payload format 2.0): %.200s", raw)
+		// Named by its kind only: its text could hold credentials (a
+		// payload 1.0 request's headers).
+		var kind struct {
+			Version    string `json:"version"`
+			Source     string `json:"source"`
+			DetailType string `json:"detail-type"`
+		}
+		_ = json.Unmarshal(raw, &kind)
+		return nil, fmt.Errorf("management: neither the schedule's event nor an API Gateway request (payload format 2.0): version %q, source %q, detail-type %q",
+			kind.Version, kind.Source, kind.DetailType)
 	}
 	return f.api.Handle(ctx, req)
 }
