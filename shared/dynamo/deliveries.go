@@ -390,26 +390,32 @@ func (s *Store) ListDeliveries(ctx context.Context, endpointID string, p webhook
 		for i, it := range out.Items {
 			ids[i] = getS(it, HashKey)
 		}
-		items, err := s.batchGet(ctx, s.tables.Deliveries, ids)
-		if err != nil {
-			return nil, "", transient(err, "list deliveries of %s", endpointID)
-		}
-		now := s.now()
-		for i, id := range ids {
-			d, err := decodeDelivery(items[id], now)
+		// The records are read as needed, about what the page lacks at a
+		// time (a BatchGetItem's 100 at least), not all the index gave.
+		for from := 0; from < len(ids); {
+			to := min(len(ids), from+max(limit-len(ds), 100))
+			items, err := s.batchGet(ctx, s.tables.Deliveries, ids[from:to])
 			if err != nil {
-				return nil, "", fmt.Errorf("dynamo: list deliveries of %s: %w", endpointID, err)
+				return nil, "", transient(err, "list deliveries of %s", endpointID)
 			}
-			if d != nil && d.EndpointID == endpointID {
-				ds = append(ds, d)
-			}
-			if len(ds) == limit {
-				if i == len(ids)-1 && len(out.LastEvaluatedKey) == 0 {
-					return ds, "", nil
+			now := s.now()
+			for i := from; i < to; i++ {
+				d, err := decodeDelivery(items[ids[i]], now)
+				if err != nil {
+					return nil, "", fmt.Errorf("dynamo: list deliveries of %s: %w", endpointID, err)
 				}
-				// Resume after this index entry (the page may go on).
-				return ds, encodeCursor(out.Items[i]), nil
+				if d != nil && d.EndpointID == endpointID {
+					ds = append(ds, d)
+				}
+				if len(ds) == limit {
+					if i == len(ids)-1 && len(out.LastEvaluatedKey) == 0 {
+						return ds, "", nil
+					}
+					// Resume after this index entry (the page may go on).
+					return ds, encodeCursor(out.Items[i]), nil
+				}
 			}
+			from = to
 		}
 		if len(out.LastEvaluatedKey) == 0 {
 			return ds, "", nil
