@@ -88,11 +88,16 @@ func errorField(m map[string]any) any {
 
 func (e *env) putDeadLetter(t *testing.T, id string, at time.Time) {
 	t.Helper()
-	dl := &webhook.DeadLetter{ID: id, EndpointID: "whk_gone", Reason: "test", At: at,
-		Event: &webhook.Event{ID: "evt_" + id, Type: "call.received", Time: at, Environment: "production", Data: json.RawMessage(`{}`)}}
-	if err := e.db.PutDeadLetter(context.Background(), dl); err != nil {
+	if err := e.db.PutDeadLetter(context.Background(), deadLetter(id, "whk_gone", at)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// deadLetter is a dead letter of endpointID, put at at, of an event with
+// its data.
+func deadLetter(id, endpointID string, at time.Time) *webhook.DeadLetter {
+	return &webhook.DeadLetter{ID: id, EndpointID: endpointID, Reason: "test", At: at,
+		Event: &webhook.Event{ID: "evt_" + id, Type: "call.received", Time: at, Environment: "production", Data: json.RawMessage(`{}`)}}
 }
 
 // ids lists the "id" of each item of a listing's "data".
@@ -359,9 +364,8 @@ func TestRedriveWaitsForAnInactiveEndpoint(t *testing.T) {
 	ctx := context.Background()
 	ep := e.endpoint(t)
 	at := time.Now().Add(-time.Minute).UTC()
-	dl := &webhook.DeadLetter{ID: "dlv_off", EndpointID: ep.ID, Reason: "2 attempts failed; last: HTTP 500", At: at,
-		Attempts: []webhook.Attempt{{N: 1, At: at, StatusCode: 500}, {N: 2, At: at, StatusCode: 500}},
-		Event:    &webhook.Event{ID: "evt_off", Type: "call.received", Time: at, Environment: "production", Data: json.RawMessage(`{"call_id":"c"}`)}}
+	dl := deadLetter("dlv_off", ep.ID, at)
+	dl.Attempts = []webhook.Attempt{{N: 1, At: at, StatusCode: 500}, {N: 2, At: at, StatusCode: 500}}
 	if err := e.db.PutDeadLetter(ctx, dl); err != nil {
 		t.Fatal(err)
 	}
@@ -410,8 +414,8 @@ type failingAtOnce struct {
 
 func (q failingAtOnce) SendMessages(ctx context.Context, queue string, msgs []webhook.OutMessage) error {
 	for range msgs {
-		dl := &webhook.DeadLetter{ID: "dlv_real#1", EndpointID: queue, Reason: "1 attempts failed", At: time.Now().UTC(), Generation: 1,
-			Event: &webhook.Event{ID: "evt_real", Type: "call.received", Time: time.Now(), Environment: "production", Data: json.RawMessage(`{}`)}}
+		dl := deadLetter("dlv_real#1", queue, time.Now().UTC())
+		dl.Generation = 1
 		if err := q.DB.PutDeadLetter(ctx, dl); err != nil {
 			q.t.Error(err)
 		}
@@ -430,9 +434,7 @@ func TestRedriveLeavesWhatItDeadLetters(t *testing.T) {
 	at := time.Now().Add(-time.Hour).UTC()
 	// The oldest: a real one; then 1000 poison records (skipped, so the
 	// scan goes on to its second page of 1000).
-	first := &webhook.DeadLetter{ID: "dlv_real", EndpointID: ep.ID, Reason: "6 attempts failed", At: at,
-		Event: &webhook.Event{ID: "evt_real", Type: "call.received", Time: at, Environment: "production", Data: json.RawMessage(`{}`)}}
-	if err := e.db.PutDeadLetter(ctx, first); err != nil {
+	if err := e.db.PutDeadLetter(ctx, deadLetter("dlv_real", ep.ID, at)); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
