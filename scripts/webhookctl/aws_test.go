@@ -19,7 +19,6 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/phoneshield/webhooks/shared/apiclient"
-	"github.com/phoneshield/webhooks/shared/localmode"
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
@@ -155,11 +154,7 @@ func TestRegionOfAPI(t *testing.T) {
 func TestStack(t *testing.T) {
 	awsEnv(t)
 	s, _ := startLocal(t, webhook.Enterprise)
-	rcv, err := localmode.StartReceiver()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rcv.Close()
+	rcv := receiver(t)
 
 	var cfnCalls int
 	cfn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phoneshield/webhooks/shared/apiclient"
 	"github.com/phoneshield/webhooks/shared/egress"
 	"github.com/phoneshield/webhooks/shared/localmode"
 	"github.com/phoneshield/webhooks/shared/webhook"
@@ -29,6 +30,28 @@ type cli struct {
 }
 
 // startLocal starts local mode in process, on a free loopback port.
+// receiver starts a verifying receiver on a loopback port, stopped when
+// the test ends.
+func receiver(t *testing.T) *localmode.Receiver {
+	t.Helper()
+	rcv, err := localmode.StartReceiver()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rcv.Close() })
+	return rcv
+}
+
+// subscribe creates an endpoint of rcv for eventTypes ("call.*,...") and
+// gives rcv its secret.
+func (c cli) subscribe(rcv *localmode.Receiver, eventTypes string) apiclient.Endpoint {
+	c.t.Helper()
+	var ep apiclient.Endpoint
+	c.json(&ep, "webhooks", "create", "--url", rcv.URL(), "--event-type", eventTypes)
+	rcv.SetSecret(ep.Secret)
+	return ep
+}
+
 func startLocal(t *testing.T, plan webhook.Plan) (*localmode.Server, cli) {
 	t.Helper()
 	s, err := localmode.Start(localmode.Config{

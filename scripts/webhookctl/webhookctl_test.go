@@ -15,7 +15,6 @@ import (
 	catalog "github.com/phoneshield/webhooks/events"
 	"github.com/phoneshield/webhooks/shared/api"
 	"github.com/phoneshield/webhooks/shared/apiclient"
-	"github.com/phoneshield/webhooks/shared/localmode"
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
@@ -94,11 +93,7 @@ func TestHelp(t *testing.T) {
 
 func TestWebhooksLifecycle(t *testing.T) {
 	_, c := startLocal(t, webhook.Enterprise)
-	rcv, err := localmode.StartReceiver()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rcv.Close()
+	rcv := receiver(t)
 
 	c.ok("webhooks", "list")
 	r := c.run("webhooks", "create", "--url", rcv.URL(), "--event-type", "call.*", "--event-types", "voicemail.recorded,user.created",
@@ -222,14 +217,8 @@ func field(out, name string) string {
 
 func TestEventsAndDeliveries(t *testing.T) {
 	_, c := startLocal(t, webhook.Enterprise)
-	rcv, err := localmode.StartReceiver()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rcv.Close()
-	var ep apiclient.Endpoint
-	c.json(&ep, "webhooks", "create", "--url", rcv.URL(), "--event-type", "call.*,voicemail.recorded")
-	rcv.SetSecret(ep.Secret)
+	rcv := receiver(t)
+	ep := c.subscribe(rcv, "call.*,voicemail.recorded")
 
 	r := c.run("events", "send", "call.completed", "--event-id", "evt_cli_1")
 	r.want(t, 0)
@@ -334,11 +323,7 @@ func TestEventTypesAndPlan(t *testing.T) {
 
 func TestDLQCommands(t *testing.T) {
 	_, c := startLocal(t, webhook.Enterprise)
-	rcv, err := localmode.StartReceiver()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rcv.Close()
+	rcv := receiver(t)
 	// Two endpoints that can't be reached, without retries.
 	var a, b apiclient.Endpoint
 	c.json(&a, "webhooks", "create", "--url", "http://127.0.0.1:9/a", "--event-type", "call.completed", "--max-retries", "0")
@@ -454,11 +439,7 @@ func TestFilters(t *testing.T) {
 	c.run("filters", "test", "--filter-text", "duration_seconds > 1", "--delivery-id", "dlv_missing").want(t, ExitNotFound, "not found")
 
 	// Endpoints take filters in either form, and show the text form.
-	rcv, err := localmode.StartReceiver()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rcv.Close()
+	rcv := receiver(t)
 	r = c.run("webhooks", "create", "--url", rcv.URL(), "--event-type", "call.completed", "--filter-text", seed)
 	r.want(t, 0)
 	id := field(r.out, "id")
@@ -602,14 +583,8 @@ func TestRedriveDecodesBothShapes(t *testing.T) {
 // (it used to refuse an empty type).
 func TestTestWithoutEventType(t *testing.T) {
 	_, c := startLocal(t, webhook.Enterprise)
-	rcv, err := localmode.StartReceiver()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rcv.Close()
-	var ep apiclient.Endpoint
-	c.json(&ep, "webhooks", "create", "--url", rcv.URL(), "--event-type", "voicemail.*")
-	rcv.SetSecret(ep.Secret)
+	rcv := receiver(t)
+	ep := c.subscribe(rcv, "voicemail.*")
 	r := c.run("webhooks", "test", ep.ID)
 	r.want(t, 0)
 	r.has(t, "voicemail.recorded")
