@@ -44,15 +44,10 @@ func (e *Error) Error() string {
 }
 
 // Parse compiles the text form of a filter given as input (saved or
-// tried): numbers are checked as parseNumber says when strict.
-func Parse(text string) (*Filter, error) { return parse(text, true) }
-
-// ParseStored compiles the text form of a stored filter: leniently, so
-// one saved before a rule on input came keeps working as it did.
-func ParseStored(text string) (*Filter, error) { return parse(text, false) }
-
-func parse(text string, strict bool) (*Filter, error) {
-	n, err := parseText(text, strict)
+// tried), its numbers checked as parseNumber says. (A stored filter is
+// JSON, read by FromStoredJSON, even one holding the text form.)
+func Parse(text string) (*Filter, error) {
+	n, err := parseText(text, true)
 	if err != nil {
 		return nil, err
 	}
