@@ -210,6 +210,8 @@ var (
 		{pfx("::/96"), ReasonReserved},           // deprecated IPv4-compatible addresses
 		{pfx("::ffff:0:0:0/96"), ReasonReserved}, // SIIT IPv4-translated: never a public destination
 		{pfx("100::/64"), ReasonReserved},        // discard-only
+		{pfx("100:0:0:1::/64"), ReasonReserved},  // dummy prefix (RFC 9780), not globally reachable
+		{pfx("5f00::/16"), ReasonReserved},       // SRv6 SIDs (RFC 9602), not globally reachable
 		{pfx("2001::/32"), ReasonReserved},       // Teredo: embeds an obfuscated IPv4 address
 		{pfx("2001::/23"), ReasonReserved},       // IETF protocol assignments
 		{pfx("2001:db8::/32"), ReasonDocumentation},
@@ -221,17 +223,24 @@ var (
 		{pfx("ff00::/8"), ReasonMulticast},
 	}
 
-	nat64      = pfx("64:ff9b::/96")
-	sixToFour  = pfx("2002::/16")
-	translated = pfx("::ffff:0:0:0/96") // SIIT IPv4-translated addresses (RFC 2765)
+	globalUnicast = pfx("2000::/3") // the only IPv6 space allocated for the internet
+	nat64         = pfx("64:ff9b::/96")
+	sixToFour     = pfx("2002::/16")
+	translated    = pfx("::ffff:0:0:0/96") // SIIT IPv4-translated addresses (RFC 2765)
 )
 
 func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 
 // Check reports whether deliveries may reach addr: nil, or a *Refused
 // saying why not. An IPv6 zone is ignored; an IPv4-mapped IPv6 address is
-// checked as the IPv4 address it maps; NAT64, 6to4 and IPv4-translated
-// addresses are refused when the IPv4 address they embed is.
+// checked as the IPv4 address it maps (the kernel connects to that IPv4
+// address); NAT64, 6to4 and IPv4-translated addresses are refused when the
+// IPv4 address they embed is refused by the strictest guard, unless an
+// allow entry covers the IPv6 address itself (an entry for the IPv4 address
+// does not: the IPv6 form leaves the host), and those embedding a metadata
+// address need an entry that is exactly the IPv6 address. IPv6 outside
+// global unicast (2000::/3) is refused, as is space that is not globally
+// reachable inside it.
 func (g *Guard) Check(addr netip.Addr) error {
 	if !addr.IsValid() {
 		return &Refused{Addr: addr, Reason: ReasonInvalid}
@@ -257,8 +266,18 @@ func (g *Guard) Check(addr netip.Addr) error {
 			b := a.As16()
 			v4, via = netip.AddrFrom4([4]byte(b[2:6])), "6to4"
 		}
-		if v4.IsValid() && !g.allowed(a) {
-			if err := g.check(v4); err != nil {
+		// The IPv6 form is routed off the host (to a translator or a
+		// relay), so only an allow entry for it can let it through, never
+		// one for the IPv4 address it embeds; and it reaches a metadata
+		// address only by an entry that is exactly this address.
+		switch {
+		case !v4.IsValid():
+		case isMetadata(v4):
+			if !g.exactly(a) {
+				return embedded(addr, via, &Refused{Addr: v4, Reason: ReasonMetadata})
+			}
+		case !g.allowed(a):
+			if err := (*Guard)(nil).check(v4); err != nil {
 				return embedded(addr, via, err)
 			}
 		}
@@ -281,15 +300,24 @@ func (g *Guard) allowed(a netip.Addr) bool {
 	if g == nil {
 		return false
 	}
-	meta := isMetadata(a)
+	if isMetadata(a) {
+		return g.exactly(a)
+	}
 	for _, p := range g.allow {
-		if meta {
-			if p.IsSingleIP() && p.Addr() == a {
-				return true
-			}
-			continue
-		}
 		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// exactly reports whether an allow entry is exactly a.
+func (g *Guard) exactly(a netip.Addr) bool {
+	if g == nil {
+		return false
+	}
+	for _, p := range g.allow {
+		if p.IsSingleIP() && p.Addr() == a {
 			return true
 		}
 	}
@@ -326,6 +354,12 @@ func (g *Guard) check(a netip.Addr) error {
 		if r.p.Contains(a) {
 			return &Refused{Addr: a, Reason: r.reason}
 		}
+	}
+	// The rest of IPv6 is unallocated or reserved by the IETF (4000::/2,
+	// e000::/4, ...); the NAT64 prefix outside it was checked by what it
+	// embeds.
+	if !globalUnicast.Contains(a) && !nat64.Contains(a) {
+		return &Refused{Addr: a, Reason: ReasonReserved}
 	}
 	// Belt and braces: whatever the tables miss, the standard library's
 	// own classification still refuses.

@@ -113,11 +113,18 @@ func TestCheckDefaultGuard(t *testing.T) {
 		{"fec0::1", ReasonSiteLocal},
 		{"feff::1", ReasonSiteLocal},
 		{"100::1", ReasonReserved},
-		{"2001::1", ReasonReserved},   // Teredo
-		{"2001:2::1", ReasonReserved}, // IETF protocol assignments
-		{"::7f00:1", ReasonReserved},  // IPv4-compatible ::127.0.0.1
-		{"::808:808", ReasonReserved}, // IPv4-compatible, even of a public address
-		{"::2", ReasonReserved},       // inside ::/96
+		{"2001::1", ReasonReserved},      // Teredo
+		{"2001:2::1", ReasonReserved},    // IETF protocol assignments
+		{"::7f00:1", ReasonReserved},     // IPv4-compatible ::127.0.0.1
+		{"::808:808", ReasonReserved},    // IPv4-compatible, even of a public address
+		{"::2", ReasonReserved},          // inside ::/96
+		{"5f00::1", ReasonReserved},      // SRv6 SIDs (RFC 9602)
+		{"100:0:0:1::1", ReasonReserved}, // dummy prefix (RFC 9780)
+		{"4000::1", ReasonReserved},      // outside 2000::/3: unallocated
+		{"e000::1", ReasonReserved},      // outside 2000::/3: reserved
+		{"1::1", ReasonReserved},         // below 64:ff9b::/96, outside 2000::/3
+		{"64:ff9b::808:808", ""},         // NAT64 of a public address
+		{"2002:808:808::1", ""},          // 6to4 of a public address
 		// IPv4 embedded in IPv6.
 		{"::ffff:127.0.0.1", ReasonLoopback},
 		{"::ffff:7f00:1", ReasonLoopback},
@@ -192,7 +199,12 @@ func TestCheckAllowList(t *testing.T) {
 		{"loopback", "127.9.9.9", ""},
 		{"loopback", "::1", ""},
 		{"loopback", "::ffff:127.0.0.1", ""},
-		{"loopback", "64:ff9b::7f00:1", ""},
+		// An IPv4 entry does not cover the NAT64 or 6to4 form of its
+		// addresses: that form leaves the host, to a translator or relay.
+		{"loopback", "64:ff9b::7f00:1", ReasonLoopback},
+		{"loopback", "2002:7f00:1::", ReasonLoopback},
+		{"10.0.0.0/8", "64:ff9b::a00:1", ReasonPrivate},
+		{"10.0.0.0/8", "2002:a00:1::", ReasonPrivate},
 		{"loopback", "10.0.0.1", ReasonPrivate},
 		{"loopback", "169.254.169.254", ReasonMetadata},
 		{"loopback", "0.0.0.0", ReasonUnspecified},
@@ -225,8 +237,21 @@ func TestCheckAllowList(t *testing.T) {
 		{"fe80::/10", "fe80::1%eth0", ""},
 		{"fe80::/10", "fe80::1", ""},
 		{"fe80::/64", "fe80:1::1%eth0", ReasonLinkLocal},
-		// An allowed NAT64 range passes whatever it embeds.
+		// An allowed NAT64 range passes whatever it embeds but a metadata
+		// address, which needs an entry that is exactly the address: a
+		// wider IPv6 range never reaches one through NAT64, 6to4 or SIIT.
 		{"64:ff9b::/96", "64:ff9b::a00:1", ""},
+		{"64:ff9b::/96", "64:ff9b::a9fe:a9fe", ReasonMetadata},
+		{"64:ff9b::/96", "64:ff9b::a9fe:aa02", ReasonMetadata},
+		{"64:ff9b::/96", "64:ff9b::6464:64c8", ReasonMetadata},
+		{"::/0", "64:ff9b::a9fe:a9fe", ReasonMetadata},
+		{"::/0", "::ffff:0:a9fe:a9fe", ReasonMetadata},
+		{"::/0", "2002:a9fe:a9fe::", ReasonMetadata},
+		{"2000::/3", "2002:a9fe:a9fe::", ReasonMetadata},
+		{"2002::/16", "2002:a9fe:aa02::1", ReasonMetadata},
+		{"169.254.169.254", "64:ff9b::a9fe:a9fe", ReasonMetadata},
+		{"64:ff9b::a9fe:a9fe", "64:ff9b::a9fe:a9fe", ""},
+		{"::/0", "4000::1", ""},
 		{"100.64.0.0/10", "100.64.0.1", ""},
 		{"198.18.0.0/15", "198.18.0.1", ""},
 	}
