@@ -175,6 +175,7 @@ var (
 		netip.MustParseAddr("fd00:ec2::23"),    // AWS EKS Pod Identity agent over IPv6
 		netip.MustParseAddr("fd20:ce::254"),    // GCP metadata over IPv6
 		netip.MustParseAddr("100.100.100.200"), // Alibaba Cloud instance metadata
+		netip.MustParseAddr("168.63.129.16"),   // Azure WireServer (a public address, reached only inside Azure)
 		netip.MustParseAddr("fe80::a9fe:a9fe"), // OpenStack metadata over IPv6
 	}
 

@@ -134,6 +134,7 @@ func TestCheckDefaultGuard(t *testing.T) {
 		{"::ffff:255.255.255.255", ReasonBroadcast},
 		{"64:ff9b::7f00:1", ReasonLoopback},    // NAT64 127.0.0.1
 		{"64:ff9b::a9fe:a9fe", ReasonMetadata}, // NAT64 169.254.169.254
+		{"168.63.129.16", ReasonMetadata},      // Azure WireServer
 		{"64:ff9b::c0a8:101", ReasonPrivate},   // NAT64 192.168.1.1
 		{"2002:7f00:1::", ReasonLoopback},      // 6to4 127.0.0.1
 		{"2002:a00:1::1", ReasonPrivate},       // 6to4 10.0.0.1
