@@ -110,6 +110,9 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	next.ServeHTTP(w, r)
 }
 
+// preallocMax bounds the buffer made for a body before it is read.
+const preallocMax = 64 << 10
+
 func (m *middleware) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
 	if r.ContentLength > m.maxBytes {
 		return nil, http.StatusRequestEntityTooLarge, errBodyTooLarge
@@ -117,9 +120,12 @@ func (m *middleware) readBody(w http.ResponseWriter, r *http.Request) ([]byte, i
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, 0, nil
 	}
+	// The buffer is sized by the bytes received: Content-Length is the
+	// sender's claim, made before anything is verified, so it sizes the
+	// buffer only up to preallocMax.
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+		buf.Grow(int(min(r.ContentLength, preallocMax)) + bytes.MinRead)
 	}
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, m.maxBytes))
 	if err != nil {

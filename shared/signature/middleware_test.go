@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -245,6 +246,58 @@ func TestMiddlewareReadError(t *testing.T) {
 	}
 	if rec.calls != 0 {
 		t.Error("next called after a read error")
+	}
+}
+
+// sizeRecorder is a request body of two bytes that records the size of
+// the buffer its first Read is given.
+type sizeRecorder struct {
+	first int
+	done  bool
+}
+
+func (b *sizeRecorder) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	b.first, b.done = len(p), true
+	return copy(p, "{}"), nil
+}
+
+// TestMiddlewareClaimedLength: Content-Length is the sender's claim, read
+// before any signature is checked, so it must not size the buffer: a
+// request claiming 1 MiB and sending 2 bytes made the receiver allocate
+// 1 MiB, and with a cap of MaxInt64 a claim near it panicked (no answer).
+func TestMiddlewareClaimedLength(t *testing.T) {
+	v := &Verifier{Secrets: []string{testSecret}}
+	for _, tt := range []struct {
+		name    string
+		max     int64
+		claimed int64
+	}{
+		{"default cap, 1 MiB claimed", 0, 1 << 20},
+		{"no cap, MaxInt64-1 claimed", math.MaxInt64, math.MaxInt64 - 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body := &sizeRecorder{}
+			req := httptest.NewRequest(http.MethodPost, "/", body)
+			req.ContentLength = tt.claimed
+			w := httptest.NewRecorder()
+			func() {
+				defer func() {
+					if p := recover(); p != nil {
+						t.Fatalf("panic: %v", p)
+					}
+				}()
+				Middleware(v, WithMaxBodyBytes(tt.max))(&recorder{}).ServeHTTP(w, req)
+			}()
+			if got, want := w.Code, http.StatusUnauthorized; got != want {
+				t.Errorf("status = %d, want %d (unsigned)", got, want)
+			}
+			if got, limit := body.first, 128<<10; got > limit { // 64 KiB made, in an allocator size class
+				t.Errorf("the body was read into a buffer of %d bytes, want at most %d", got, limit)
+			}
+		})
 	}
 }
 

@@ -134,13 +134,14 @@ func verifyStandard(keys [][]byte, h http.Header, body []byte, tolerance time.Du
 	if tolerance <= 0 {
 		tolerance = DefaultTolerance
 	}
-	// Compare in whole seconds, without time.Duration overflow for absurd
-	// timestamps.
-	nowUnix, tol := now.Unix(), int64(tolerance/time.Second)
+	// First in whole seconds, a second wider, which an absurd timestamp
+	// can't overflow; then exactly (now keeps its fraction of a second).
+	nowUnix, tol := now.Unix(), int64(tolerance/time.Second)+1
+	age := now.Sub(time.Unix(ts, 0))
 	switch {
-	case ts < nowUnix-tol:
+	case ts < nowUnix-tol, age > tolerance:
 		return headerErr(HeaderWebhookTimestamp, ErrTimestamp, "too old, beyond "+tolerance.String())
-	case ts > nowUnix+tol:
+	case ts > nowUnix+tol, -age > tolerance:
 		return headerErr(HeaderWebhookTimestamp, ErrTimestamp, "too new, beyond "+tolerance.String())
 	}
 
