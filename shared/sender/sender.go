@@ -22,10 +22,15 @@
 //
 // Every attempt runs under a context deadline (Options.Timeout, 10 s by
 // default) that covers connecting, the TLS handshake, sending, waiting for
-// and reading the response headers, and reading the body excerpt. At most
-// 4 KiB of the body is kept and at most 64 KiB more is drained (for at
-// most a second, within the deadline) so the connection can be reused;
-// anything longer closes the connection. Response headers are limited to
+// and reading the response headers, and reading the body. At most 4 KiB of
+// the body is kept. A 2xx succeeds once its body has ended within the
+// deadline (DESIGN §5: "connect through last body byte"), so a body that
+// stalls fails the attempt; the rest of a body is read and discarded, up
+// to 1 MiB more (MaxDrain), past which the attempt counts as a success and
+// the connection is closed, unread. Other answers are failures whatever
+// their body does: up to MaxDrain of it is drained for at most a second,
+// within the deadline, so the connection can be reused. A 429's or 503's
+// Retry-After is kept even when its body then fails. Response headers are limited to
 // 64 KiB. Redirects are never followed and environment proxies are never
 // used (either would bypass the guard).
 package sender
@@ -62,8 +67,9 @@ const (
 	// MaxResponseHeaderBytes limits the response headers read.
 	MaxResponseHeaderBytes = 64 << 10
 	// MaxDrain is how much of a response body beyond the excerpt is read
-	// and discarded so the connection can be reused.
-	MaxDrain = 64 << 10
+	// and discarded: a 2xx's to its end, to count as a success, another's
+	// so the connection can be reused.
+	MaxDrain = 1 << 20
 	// DrainTimeout bounds the time spent draining (within the deadline).
 	DrainTimeout = time.Second
 	// IdleConnTimeout closes keep-alive connections idle this long.
@@ -105,7 +111,7 @@ type Result struct {
 	// StatusCode is the response status, 0 when no response was received.
 	StatusCode int
 	// Latency is the time from the start of the attempt to the end of the
-	// body excerpt (or to the failure).
+	// body read (or to the failure).
 	Latency time.Duration
 	// Err is nil on success (a 2xx whose excerpt was read), otherwise why
 	// the attempt failed. A refusal by the SSRF guard wraps *egress.Refused.
@@ -279,22 +285,43 @@ func (s *Sender) Send(ctx context.Context, req Request) Result {
 	}
 	at.phase.Store(phaseBody)
 	res := Result{StatusCode: resp.StatusCode}
+	code := resp.StatusCode
+	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
+		// Before the body is read: a body that then breaks off or stalls
+		// must not lose what the receiver asked for.
+		res.RetryAfter = RetryAfter(resp.Header.Get("Retry-After"), s.now())
+	}
 	body, eof, err := readExcerpt(resp.Body)
-	res.Latency = time.Since(start)
 	res.Body = body
+	ok := code >= 200 && code < 300
+	if err == nil && !eof && ok {
+		// A 2xx succeeds once its body ends within the deadline (DESIGN
+		// §5: "connect through last body byte"): the rest is read, up to
+		// MaxDrain, and discarded.
+		var n int64
+		n, err = io.CopyN(io.Discard, resp.Body, MaxDrain)
+		eof = err == io.EOF || n < MaxDrain
+		if err == io.EOF {
+			err = nil
+		}
+	}
+	res.Latency = time.Since(start)
 	if err != nil {
 		resp.Body.Close()
 		res.Err = s.classify(ctx, actx, &at, err)
 		return res
 	}
-	if eof {
+	switch {
+	case eof:
 		resp.Body.Close() // read to the end: the connection can be reused
-	} else {
+	case ok:
+		resp.Body.Close() // longer than MaxDrain: the connection is closed
+	default:
 		drain(resp.Body, cancel)
 	}
 
-	switch code := resp.StatusCode; {
-	case code >= 200 && code < 300:
+	switch {
+	case ok:
 	case code >= 300 && code < 400:
 		if loc := resp.Header.Get("Location"); loc != "" {
 			res.Err = failf(nil, "HTTP %d: redirect to %s not followed", code, sanitize(loc, 512))
@@ -303,9 +330,6 @@ func (s *Sender) Send(ctx context.Context, req Request) Result {
 		}
 	default:
 		res.Err = failf(nil, "HTTP %d", code)
-		if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
-			res.RetryAfter = RetryAfter(resp.Header.Get("Retry-After"), s.now())
-		}
 	}
 	return res
 }

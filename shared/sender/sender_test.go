@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -363,6 +364,63 @@ func TestSendHugeBody(t *testing.T) {
 	// A body too long to drain closes the connection rather than reuse it.
 	if got, want := conns.Load(), int64(2); got != want {
 		t.Errorf("connections = %d, want %d (not reused after an undrained body)", got, want)
+	}
+}
+
+// TestSendStalledBody: a 2xx succeeds only once its body has ended within
+// the attempt's deadline (DESIGN §5: "connect through last body byte"),
+// however much of it came before the stall; one past the 4 KiB excerpt
+// used to succeed after a second's drain.
+func TestSendStalledBody(t *testing.T) {
+	for _, n := range []int{100, 8 << 10, MaxDrain / 2} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", fmt.Sprint(2*MaxDrain))
+				w.Write(bytes.Repeat([]byte("x"), n))
+				w.(http.Flusher).Flush()
+				select { // the rest never comes (bounded)
+				case <-r.Context().Done():
+				case <-time.After(10 * time.Second):
+				}
+			})
+			srv, _ := countingServer(t, h, false)
+			res := send(newSender(t, Options{Timeout: time.Second}), srv.URL)
+			if res.OK() || res.StatusCode != http.StatusOK || !strings.Contains(res.Err.Error(), "timeout after 1s while reading the response body") {
+				t.Errorf("200 with %d bytes of body, then a stall: status %d, err %v; want a timeout while reading the body", n, res.StatusCode, res.Err)
+			}
+		})
+	}
+}
+
+// TestSendRetryAfterWhenBodyFails: a 429's or 503's Retry-After holds even
+// when its body then breaks off or stalls (DESIGN §5: "Retry-After on
+// 429/503 is honoured"); it used to be read only after the body.
+func TestSendRetryAfterWhenBodyFails(t *testing.T) {
+	for _, stall := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stall=%t", stall), func(t *testing.T) {
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Retry-After", "600")
+				w.Header().Set("Content-Length", "100")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte("overloaded"))
+				w.(http.Flusher).Flush()
+				if stall {
+					select {
+					case <-r.Context().Done():
+					case <-time.After(5 * time.Second):
+					}
+					return
+				}
+				if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+					conn.Close() // cut off mid-body
+				}
+			})
+			srv, _ := countingServer(t, h, false)
+			res := send(newSender(t, Options{Timeout: time.Second}), srv.URL)
+			if got, want := fmt.Sprint(res.StatusCode, " ", res.RetryAfter, " ", res.Err != nil), "503 10m0s true"; got != want {
+				t.Errorf("status, Retry-After, failed = %s, want %s (err %v)", got, want, res.Err)
+			}
+		})
 	}
 }
 
