@@ -6,6 +6,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/phoneshield/webhooks/shared/dynamo"
+	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
 // The IAM of the functions, action by action, from the SDK calls their
@@ -24,21 +25,31 @@ import (
 //     AWS-generated UUIDs; narrowed to the deliver function by the
 //     lambda:FunctionArn condition.
 
-// prefixQueuesArn is the ARN pattern of every endpoint queue of the stack.
+// prefixQueuesArn is the ARN pattern of every endpoint queue of the stack:
+// <prefix>whk_*, which no other stack's queue matches, even one whose
+// stack name extends this one's ("x" and "x-ep-y": "x-ep-y-ep-whk_a" is
+// not "x-ep-whk_…"), as stack names can't hold "_".
 func (s *Stack) prefixQueuesArn() string {
 	return *s.Stack.FormatArn(&awscdk.ArnComponents{
 		Service:   jsii.String("sqs"),
-		Resource:  jsii.String(s.QueuePrefix + "*"),
+		Resource:  jsii.String(s.queueWildcard()),
 		ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME,
 	})
 }
 
 // nagQueueWildcard is how cdk-nag names the prefix wildcard in findings.
 func (s *Stack) nagQueueWildcard() string {
-	return "Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:" + s.QueuePrefix + "*"
+	return "Resource::arn:<AWS::Partition>:sqs:<AWS::Region>:<AWS::AccountId>:" + s.queueWildcard()
 }
 
-const reasonQueuePrefix = "Endpoint queues are created at run time, one per endpoint, named <stack prefix><endpoint id>: the stack-specific prefix wildcard is the narrowest ARN that covers them."
+// queueWildcard is the queue-name pattern of the stack's endpoint queues.
+func (s *Stack) queueWildcard() string { return QueueWildcard(s.QueuePrefix) }
+
+// QueueWildcard is the IAM queue-name pattern of the endpoint queues under
+// a queue prefix.
+func QueueWildcard(prefix string) string { return prefix + webhook.EndpointIDPrefix + "*" }
+
+const reasonQueuePrefix = "Endpoint queues are created at run time, one per endpoint, named <stack prefix><endpoint id>: the stack-specific <prefix>whk_* wildcard is the narrowest ARN that covers them."
 
 // grantFilter: the filter lists endpoints (a Scan, cached), takes the
 // event's idempotency key in the deliveries table (UpdateItem; GetItem

@@ -561,7 +561,7 @@ func checkStack(t *testing.T, s *synthesized, withAPI bool) {
 func checkIAM(t *testing.T, s *synthesized, withAPI bool) {
 	prefixArn := map[string]any{"Fn::Join": []any{"", []any{
 		"arn:", map[string]any{"Ref": "AWS::Partition"}, ":sqs:", map[string]any{"Ref": "AWS::Region"}, ":",
-		map[string]any{"Ref": "AWS::AccountId"}, ":" + QueuePrefix(StackName) + "*",
+		map[string]any{"Ref": "AWS::AccountId"}, ":" + QueuePrefix(StackName) + "whk_*",
 	}}}
 	stmt := func(actions any, resource any) map[string]any {
 		return map[string]any{"Effect": "Allow", "Action": actions, "Resource": resource}
@@ -645,7 +645,7 @@ func wildcardKey(raw string) string {
 	switch {
 	case raw == `"*"`:
 		return "*"
-	case strings.Contains(raw, QueuePrefix(StackName)+"*"):
+	case strings.Contains(raw, QueueWildcard(QueuePrefix(StackName))):
 		return "queue-prefix"
 	case strings.Contains(raw, "event-source-mapping:*"):
 		return "event-source-mapping:*"
@@ -822,6 +822,28 @@ func TestQueuePrefix(t *testing.T) {
 	}
 	if n := len(QueuePrefix(strings.Repeat("x", 99)) + "whk_" + strings.Repeat("a", 16)); n > 80 {
 		t.Errorf("queue name of %d characters, SQS allows 80", n)
+	}
+}
+
+// TestQueueWildcardLeavesOtherStacksAlone: a stack's IAM grants cover its
+// endpoint queues and no queue of a stack whose name extends its own (the
+// grants used to be <prefix>*: "Acme-ep-*" covers "Acme-ep-staging-ep-…").
+func TestQueueWildcardLeavesOtherStacksAlone(t *testing.T) {
+	covers := func(pattern, name string) bool { // IAM's trailing "*"
+		return strings.HasPrefix(name, strings.TrimSuffix(pattern, "*"))
+	}
+	for _, tc := range []struct {
+		stack, queue string
+		want         bool
+	}{
+		{"Acme", QueuePrefix("Acme") + "whk_abc", true},
+		{"Acme", QueuePrefix("Acme-ep-staging") + "whk_abc", false},
+		{"PhoneShieldWebhooks", QueuePrefix("PhoneShieldWebhooks-ep-eu") + "whk_abc", false},
+		{"Acme", QueuePrefix("Acme") + "dlq", false},
+	} {
+		if got := covers(QueueWildcard(QueuePrefix(tc.stack)), tc.queue); got != tc.want {
+			t.Errorf("stack %s's grants (%s) cover %s: %t, want %t", tc.stack, QueueWildcard(QueuePrefix(tc.stack)), tc.queue, got, tc.want)
+		}
 	}
 }
 

@@ -123,7 +123,7 @@ func (s *Service) Create(ctx context.Context, in Input) (*webhook.Endpoint, erro
 		return nil, webhook.Invalid("event_types", "required: at least one event type, group.* or *")
 	}
 	now := s.now()
-	ep := &webhook.Endpoint{ID: NewID("whk_"), Status: webhook.StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now}
+	ep := &webhook.Endpoint{ID: NewID(webhook.EndpointIDPrefix), Status: webhook.StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now}
 	if err := s.apply(ep, in); err != nil {
 		return nil, err
 	}

@@ -152,6 +152,9 @@ func (p *Provisioner) queueName(id string) (string, error) {
 		// Endpoint ids have none; a queue named with one could belong to
 		// another stack, whose prefix extends this one's (see endpointID).
 		return "", webhook.Invalid("endpoint_id", "%q: endpoint ids have no hyphen", id)
+	case !strings.HasPrefix(id, webhook.EndpointIDPrefix):
+		// The stack's IAM grants cover <prefix>whk_* only.
+		return "", webhook.Invalid("endpoint_id", "%q: endpoint ids start with %q", id, webhook.EndpointIDPrefix)
 	case len(name) > 80 || strings.ContainsFunc(name, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
 	}):
@@ -177,7 +180,7 @@ func (p *Provisioner) queueARN(name string) string {
 func (p *Provisioner) endpointID(arnOrURL string) string {
 	name := arnOrURL[strings.LastIndexAny(arnOrURL, ":/")+1:]
 	id, ok := strings.CutPrefix(name, p.cfg.Prefix)
-	if name == p.dlqName() || !ok || id == "" || strings.ContainsRune(id, '-') {
+	if name == p.dlqName() || !ok || !strings.HasPrefix(id, webhook.EndpointIDPrefix) || strings.ContainsRune(id, '-') {
 		return ""
 	}
 	return id

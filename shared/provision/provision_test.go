@@ -454,4 +454,11 @@ func TestEndpointIDLeavesOtherStacksAlone(t *testing.T) {
 	if _, err := p.queueName("y-ep-whk_abc"); err == nil {
 		t.Error("queueName accepted an id with a hyphen")
 	}
+	// The stack's IAM grants cover <prefix>whk_* only.
+	if _, err := p.queueName("abc"); err == nil {
+		t.Error("queueName accepted an id without the whk_ prefix")
+	}
+	if got := p.endpointID("arn:aws:sqs:us-east-1:123456789012:x-ep-abc"); got != "" {
+		t.Errorf("endpointID of a queue without the whk_ prefix = %q, want none", got)
+	}
 }
