@@ -3,6 +3,7 @@ package webhook
 import (
 	"encoding/json"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -16,13 +17,24 @@ const (
 	StatusInactive EndpointStatus = "inactive"
 )
 
-// Secret is an endpoint signing secret ("whsec_" + base64). Its String and
-// LogValue never reveal it, so a secret printed or logged by mistake shows
-// as "whsec_…"; use string(s) where the value is really needed (signing,
-// storage, the one API response that returns it).
+// EndpointIDPrefix starts every endpoint id. On AWS an endpoint's queue is
+// named <stack queue prefix><endpoint id>, and the stack's IAM grants cover
+// <stack queue prefix>whk_*: a stack name can't hold "_", so no other
+// stack's queues fall under it, even one whose name extends this stack's.
+const EndpointIDPrefix = "whk_"
+
+// Secret is an endpoint signing secret ("whsec_" + base64). Its String,
+// GoString and LogValue never reveal it, so a secret printed (any fmt verb)
+// or logged by mistake shows as "whsec_…"; use string(s) where the value is
+// really needed (signing, storage, the one API response that returns it).
+// Its JSON is the secret (endpoints are stored as JSON): never log a value
+// that holds an Endpoint through encoding/json.
 type Secret string
 
 func (s Secret) String() string { return redacted(string(s)) }
+
+// GoString implements fmt.GoStringer (%#v).
+func (s Secret) GoString() string { return `"` + redacted(string(s)) + `"` }
 
 // LogValue implements slog.LogValuer.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted(string(s))) }
@@ -55,10 +67,23 @@ type Endpoint struct {
 	UpdatedAt             time.Time         `json:"updated_at"`
 }
 
-// LogValue implements slog.LogValuer: an endpoint logs as its id and URL
-// host only, never its secrets or custom header values.
-func (e *Endpoint) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("id", e.ID), slog.String("url", e.URL))
+// LogValue implements slog.LogValuer: an endpoint (or a pointer to one)
+// logs as its id and URL host only, never its secrets, custom header
+// values, or the URL's path and query (which can hold a token).
+func (e Endpoint) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", e.ID), slog.String("host", e.host()))
+}
+
+// String implements fmt.Stringer (%v, %+v, %s) as LogValue does.
+func (e Endpoint) String() string { return "endpoint " + e.ID + " (" + e.host() + ")" }
+
+// host is the URL's host, or "" if it has none.
+func (e Endpoint) host() string {
+	u, err := url.Parse(e.URL)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 // Secrets returns the secrets deliveries are signed with at now: the current

@@ -124,12 +124,27 @@ func TestDeliveryIDIsStableAndDistinct(t *testing.T) {
 
 func TestSecretsNeverPrinted(t *testing.T) {
 	s := Secret("whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0")
-	ep := &Endpoint{ID: "whk_1", URL: "https://x.example.com", Secret: s, PreviousSecret: s}
+	const cred, token = "Bearer tok_live_abcdef123456", "T000/B000/XXXXtoken"
+	ep := &Endpoint{ID: "whk_1", URL: "https://x.example.com/services/" + token + "?k=" + token, Secret: s, PreviousSecret: s,
+		Headers: map[string]string{"Authorization": cred}}
 	var buf bytes.Buffer
-	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "secret", s, "endpoint", ep)
-	out := buf.String() + fmt.Sprint(s) + fmt.Sprintf("%v %s", s, s)
-	if strings.Contains(out, string(s)) {
-		t.Errorf("secret printed: %s", out)
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	log.Info("x", "secret", s, "endpoint", ep)
+	log.Info("by value", "endpoint", *ep) // used to go through encoding/json
+	for what, out := range map[string]string{
+		"slog":                       buf.String(),
+		"fmt of the secret":          fmt.Sprint(s) + fmt.Sprintf("%v %s %q %x", s, s, s, s),
+		"%#v of the secret":          fmt.Sprintf("%#v", s), // used to print it whole
+		"%v, %+v, %s of an endpoint": fmt.Sprintf("%v %+v %s %v", ep, ep, ep, *ep),
+	} {
+		for _, leak := range []string{string(s), "tok_live", token} {
+			if strings.Contains(out, leak) {
+				t.Errorf("%s shows %q: %s", what, leak, out)
+			}
+		}
+	}
+	if !strings.Contains(buf.String(), `"host":"x.example.com"`) {
+		t.Errorf("an endpoint logs without its host: %s", buf.String())
 	}
 	now := time.Unix(1000, 0)
 	ep.PreviousSecretExpires = now.Add(time.Hour)
