@@ -1,15 +1,17 @@
 // Package provision is the control plane of the per-endpoint queues: for
 // each endpoint, an SQS queue named Config.Prefix + endpoint id (encrypted
-// with SSE-SQS or a KMS key, with a redrive policy to the shared DLQ, a
-// visibility timeout of six times the delivery function's timeout and
-// 14 days' retention) and an event source mapping from it to the delivery
+// with SSE-SQS or a KMS key, with a policy denying every request not made
+// over TLS, as the stack's own queues have, a redrive policy to the shared
+// DLQ, a visibility timeout of six times the delivery function's timeout
+// and 14 days' retention) and an event source mapping from it to the delivery
 // Lambda (batches of 10, ReportBatchItemFailures, a maximum concurrency
 // of 2 by default, so one slow endpoint cannot take every Lambda).
 //
 // Create and Delete handle one endpoint as it is created or deleted;
 // both are idempotent. Reconcile makes the whole set match the list of
 // endpoints: it creates what is missing, repairs drifted queue attributes
-// and mapping settings, and deletes the queues with the prefix (never the
+// and mapping settings (a queue policy that allows anything, or fails to
+// deny requests without TLS, is replaced), and deletes the queues with the prefix (never the
 // DLQ) and mappings whose endpoint is not listed. It reports what it did;
 // a second run does nothing.
 //

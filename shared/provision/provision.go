@@ -186,9 +186,13 @@ func (p *Provisioner) endpointID(arnOrURL string) string {
 	return id
 }
 
-// queueAttributes returns the attributes every endpoint queue has.
-func (p *Provisioner) queueAttributes() map[string]string {
+// queueAttributes returns the attributes endpoint queue name has: every
+// endpoint queue has the same but for the policy, which names the queue.
+func (p *Provisioner) queueAttributes(name string) map[string]string {
 	a := map[string]string{
+		// Requests not made over TLS are refused, as the stack's own
+		// queues do (EnforceSSL): the tasks hold whole events.
+		string(sqstypes.QueueAttributeNamePolicy):                 tlsOnlyPolicy(p.queueARN(name)),
 		string(sqstypes.QueueAttributeNameVisibilityTimeout):      strconv.Itoa(int(p.cfg.VisibilityTimeout / time.Second)),
 		string(sqstypes.QueueAttributeNameMessageRetentionPeriod): strconv.Itoa(int(p.cfg.MessageRetentionPeriod / time.Second)),
 		string(sqstypes.QueueAttributeNameRedrivePolicy):          fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":%d}`, p.cfg.DLQARN, p.cfg.MaxReceiveCount),
@@ -205,12 +209,17 @@ func (p *Provisioner) queueAttributes() map[string]string {
 	return a
 }
 
-// drifted returns the attributes to set so that have matches the Config.
-func (p *Provisioner) drifted(have map[string]string) map[string]string {
-	want := p.queueAttributes()
+// drifted returns the attributes to set so that have, queue name's,
+// matches the Config.
+func (p *Provisioner) drifted(name string, have map[string]string) map[string]string {
+	want := p.queueAttributes(name)
 	fix := map[string]string{}
 	for k, v := range want {
 		switch k {
+		case string(sqstypes.QueueAttributeNamePolicy):
+			if !tlsOnly(have[k]) {
+				fix[k] = v
+			}
 		case string(sqstypes.QueueAttributeNameRedrivePolicy):
 			if !sameRedrivePolicy(have[k], p.cfg.DLQARN, p.cfg.MaxReceiveCount) {
 				fix[k] = v
@@ -226,6 +235,56 @@ func (p *Provisioner) drifted(have map[string]string) map[string]string {
 		}
 	}
 	return fix
+}
+
+// tlsOnlyPolicy is the policy of queue arn: every request not made over
+// TLS is denied.
+func tlsOnlyPolicy(arn string) string {
+	return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Sid":"DenyInsecureTransport","Effect":"Deny",`+
+		`"Principal":{"AWS":"*"},"Action":"sqs:*","Resource":%q,"Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}`, arn)
+}
+
+// tlsOnly reports whether a queue policy denies every request not made
+// over TLS, to everyone, and allows nothing: what tlsOnlyPolicy says,
+// however SQS writes it back (a string or a list, "*" or {"AWS":"*"}, a
+// string or a boolean). Anything else is drift.
+func tlsOnly(policy string) bool {
+	var doc struct {
+		Statement []struct {
+			Effect    string
+			Principal any
+			Action    any
+			Condition map[string]map[string]any
+		}
+	}
+	if json.Unmarshal([]byte(policy), &doc) != nil {
+		return false
+	}
+	anyOf := func(v any, want ...string) bool {
+		list, ok := v.([]any)
+		if !ok {
+			list = []any{v}
+		}
+		for _, x := range list {
+			if slices.Contains(want, fmt.Sprint(x)) {
+				return true
+			}
+		}
+		return false
+	}
+	denies := false
+	for _, st := range doc.Statement {
+		if st.Effect != "Deny" {
+			return false
+		}
+		principal := st.Principal
+		if m, ok := principal.(map[string]any); ok && len(m) == 1 {
+			principal = m["AWS"]
+		}
+		denies = denies || anyOf(principal, "*") && anyOf(st.Action, "sqs:*", "*") &&
+			anyOf(st.Condition["Bool"]["aws:SecureTransport"], "false")
+	}
+	return denies
 }
 
 func sameRedrivePolicy(policy, dlqARN string, maxReceives int) bool {
@@ -313,7 +372,7 @@ func (p *Provisioner) create(ctx context.Context, id string) (Report, error) {
 func (p *Provisioner) ensureQueue(ctx context.Context, r *Report, id, url string) error {
 	name := p.cfg.Prefix + id
 	if url == "" {
-		_, err := p.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: p.queueAttributes()})
+		_, err := p.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: p.queueAttributes(name)})
 		if err == nil {
 			// Created, or it existed with these very attributes.
 			r.CreatedQueues = append(r.CreatedQueues, id)
@@ -333,7 +392,7 @@ func (p *Provisioner) ensureQueue(ctx context.Context, r *Report, id, url string
 	if err != nil {
 		return fmt.Errorf("provision: queue %s attributes: %w", name, err)
 	}
-	fix := p.drifted(out.Attributes)
+	fix := p.drifted(name, out.Attributes)
 	if len(fix) == 0 {
 		return nil
 	}

@@ -190,6 +190,33 @@ func checkQueue(t *testing.T, e *env, id string) {
 	if a["VisibilityTimeout"] != "360" || a["MessageRetentionPeriod"] != "1209600" {
 		t.Errorf("%s: VisibilityTimeout %s, MessageRetentionPeriod %s; want 360, 1209600", id, a["VisibilityTimeout"], a["MessageRetentionPeriod"])
 	}
+	if !tlsOnly(a["Policy"]) || !strings.Contains(a["Policy"], `"`+strings.TrimSuffix(dlqARN, "dlq")+id+`"`) {
+		t.Errorf("%s: Policy %q, want requests without TLS denied on the queue", id, a["Policy"])
+	}
+}
+
+// TestTLSOnly: a queue policy counts as TLS-only however SQS writes it
+// back, and anything that allows or fails to deny is drift.
+func TestTLSOnly(t *testing.T) {
+	for _, tc := range []struct {
+		policy string
+		want   bool
+	}{
+		{tlsOnlyPolicy("arn:aws:sqs:us-east-1:123456789012:x-ep-whk_a"), true},
+		{`{"Statement":[{"Effect":"Deny","Principal":"*","Action":["sqs:*"],"Resource":"r","Condition":{"Bool":{"aws:SecureTransport":false}}}]}`, true},
+		{`{"Statement":[{"Effect":"Deny","Principal":{"AWS":["*"]},"Action":"*","Resource":"r","Condition":{"Bool":{"aws:SecureTransport":["false"]}}}]}`, true},
+		{``, false},
+		{`{}`, false},
+		{`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:*","Resource":"r"}]}`, false},
+		{tlsOnlyPolicy("r")[:len(tlsOnlyPolicy("r"))-2] + `,{"Effect":"Allow","Principal":"*","Action":"sqs:SendMessage","Resource":"r"}]}`, false},
+		{`{"Statement":[{"Effect":"Deny","Principal":"*","Action":"sqs:SendMessage","Resource":"r","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}`, false},
+		{`{"Statement":[{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"sqs:*","Resource":"r","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}`, false},
+		{`{"Statement":[{"Effect":"Deny","Principal":"*","Action":"sqs:*","Resource":"r","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}`, false},
+	} {
+		if got := tlsOnly(tc.policy); got != tc.want {
+			t.Errorf("tlsOnly(%s) = %t, want %t", tc.policy, got, tc.want)
+		}
+	}
 }
 
 func checkMapping(t *testing.T, e *env, id string, concurrency int32) {
@@ -342,8 +369,8 @@ func TestReconcile(t *testing.T) {
 	}
 
 	// Break things: a's queue deleted, b's mapping deleted, c's
-	// concurrency and d's visibility timeout drifted, an orphan queue
-	// with a mapping.
+	// concurrency and d's visibility timeout and policy drifted (one that
+	// lets anyone send), an orphan queue with a mapping.
 	urlA, _ := e.queueURL(t, "whk_a")
 	if _, err := e.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(urlA)}); err != nil {
 		t.Fatal(err)
@@ -357,7 +384,8 @@ func TestReconcile(t *testing.T) {
 		t.Fatal(err)
 	}
 	urlD, _ := e.queueURL(t, "whk_d")
-	if _, err := e.sqs.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(urlD), Attributes: map[string]string{"VisibilityTimeout": "30"}}); err != nil {
+	if _, err := e.sqs.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(urlD), Attributes: map[string]string{"VisibilityTimeout": "30",
+		"Policy": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:SendMessage","Resource":"*"}]}`}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Create(ctx, "whk_gone"); err != nil {
