@@ -24,6 +24,7 @@ import (
 
 	"github.com/phoneshield/webhooks/shared/filter"
 	"github.com/phoneshield/webhooks/shared/manage"
+	"github.com/phoneshield/webhooks/shared/sender"
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
@@ -140,10 +141,9 @@ type EndpointView struct {
 
 // View returns the public view of ep, without its secret.
 func View(ep *webhook.Endpoint) EndpointView {
-	h := ep.Headers
-	if h == nil {
-		h = map[string]string{}
-	}
+	// Credentials (sender.Sensitive) are shown by name only, as in the
+	// delivery log; an update that gives the placeholder back keeps them.
+	h := sender.RedactHeaders(ep.Headers)
 	v := EndpointView{
 		ID: ep.ID, URL: ep.URL, Description: ep.Description, EventTypes: ep.EventTypes,
 		Status: ep.Status, Headers: h, Retry: ep.Retry, RateLimitPerMinute: ep.RateLimitPerMinute,

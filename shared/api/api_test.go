@@ -533,3 +533,58 @@ func TestTestEventTypeWithADetail(t *testing.T) {
 		t.Errorf("test with a detail and no type = %d %v, want 400 naming event_type", st, m)
 	}
 }
+
+// TestCredentialHeadersRedacted: the endpoint's views show a credential
+// header (Authorization, API keys) by name only, as the delivery log does
+// (they used to be returned in clear on every read), and an update that
+// gives the placeholder back keeps the stored value; a placeholder with
+// nothing stored under its name is refused, naming the header.
+func TestCredentialHeadersRedacted(t *testing.T) {
+	e := newEnv(t, webhook.Enterprise)
+	ctx := context.Background()
+	u := "https://a.example.com/h"
+	const token, apiKey = "Bearer sk_live_51HxQ2eZvKYlo2C0123456789", "ak_9f8e7d6c5b4a39281706"
+	ep, err := e.svc.Create(ctx, manage.Input{URL: &u, EventTypes: []string{"*"},
+		Headers: map[string]string{"Authorization": token, "X-Api-Key": apiKey, "X-Tenant": "acme"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/v1/webhooks/" + ep.ID
+	for _, c := range []struct{ method, path, body string }{
+		{http.MethodGet, path, ""},
+		{http.MethodGet, "/v1/webhooks", ""},
+		{http.MethodPatch, path, `{"description":"x"}`},
+		{http.MethodPost, path + "/disable", ""},
+	} {
+		status, m, _ := e.call(t, c.method, c.path, c.body)
+		if status != http.StatusOK {
+			t.Fatalf("%s %s: HTTP %d %v", c.method, c.path, status, m)
+		}
+		view := m
+		if data, ok := m["data"].([]any); ok && len(data) == 1 {
+			view = data[0].(map[string]any)
+		}
+		if got, want := fmt.Sprint(view["headers"]), "map[Authorization:[redacted] X-Api-Key:[redacted] X-Tenant:acme]"; got != want {
+			t.Errorf("%s %s: headers %s, want %s", c.method, c.path, got, want)
+		}
+	}
+
+	// Read, edit, write back: the credentials are kept (a name in another
+	// case included), the rest as given.
+	status, m, _ := e.call(t, http.MethodPatch, path, `{"headers":{"Authorization":"[redacted]","x-api-key":"[redacted]","X-Tenant":"beta"}}`)
+	if status != http.StatusOK {
+		t.Fatalf("PATCH with placeholders: HTTP %d %v", status, m)
+	}
+	got, err := e.svc.Get(ctx, ep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(got.Headers), fmt.Sprintf("map[Authorization:%s X-Tenant:beta x-api-key:%s]", token, apiKey); got != want {
+		t.Errorf("stored headers %s, want %s", got, want)
+	}
+	// A credential's placeholder with nothing stored is refused.
+	status, m, _ = e.call(t, http.MethodPatch, path, `{"headers":{"X-Auth-Token":"[redacted]"}}`)
+	if errObj, _ := m["error"].(map[string]any); status != http.StatusBadRequest || errObj["field"] != "headers.X-Auth-Token" {
+		t.Errorf("PATCH with a placeholder for nothing stored: HTTP %d %v, want 400 naming headers.X-Auth-Token", status, m)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 	"unsafe"
 
@@ -554,8 +553,8 @@ func (d *Deliverer) request(t *Task, ep *webhook.Endpoint, body []byte, now time
 		// different cases.
 		k = http.CanonicalHeaderKey(k)
 		h[k] = one(v)
-		if sensitiveHeader(k) {
-			v = "[redacted]"
+		if sender.Sensitive(k) {
+			v = sender.Redacted
 		}
 		logged.Headers[k] = v
 	}
@@ -571,16 +570,4 @@ func (d *Deliverer) request(t *Task, ep *webhook.Endpoint, body []byte, now time
 	logged.Headers[signature.HeaderWebhookID] = h.Get(signature.HeaderWebhookID)
 	logged.Headers[signature.HeaderWebhookTimestamp] = h.Get(signature.HeaderWebhookTimestamp)
 	return sender.Request{URL: ep.URL, Body: body, Headers: h}, logged, nil
-}
-
-// sensitiveHeader reports whether a custom header's value is likely a
-// credential, so the delivery log keeps its name but not its value.
-func sensitiveHeader(name string) bool {
-	n := strings.ToLower(name)
-	for _, s := range []string{"auth", "token", "key", "secret", "password", "cookie", "signature", "session", "credential"} {
-		if strings.Contains(n, s) {
-			return true
-		}
-	}
-	return false
 }

@@ -103,6 +103,31 @@ func (s *Service) now() time.Time {
 	return time.Now().UTC()
 }
 
+// keepRedacted returns the headers to store for the headers given, in,
+// over those stored: a value of sender.Redacted (what views show for a
+// credential) keeps the stored value of that header (named in any case),
+// so an endpoint read, edited and written back keeps its credentials. A
+// credential's placeholder with no stored value is refused.
+func keepRedacted(in, stored map[string]string) (map[string]string, error) {
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		if v == sender.Redacted {
+			found := false
+			for sk, sv := range stored {
+				if strings.EqualFold(sk, k) {
+					v, found = sv, true
+					break
+				}
+			}
+			if !found && sender.Sensitive(k) {
+				return nil, webhook.Invalid("headers."+k, "%q stands for a stored value, and the endpoint has none for %s: give the value", sender.Redacted, k)
+			}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
 // NewID returns a new random id with prefix, e.g. "whk_".
 func NewID(prefix string) string {
 	var b [10]byte
@@ -301,10 +326,14 @@ func (s *Service) apply(ep *webhook.Endpoint, in Input) error {
 		}
 	}
 	if in.Headers != nil {
-		if err := sender.ValidateHeaders(in.Headers); err != nil {
+		h, err := keepRedacted(in.Headers, ep.Headers)
+		if err != nil {
 			return err
 		}
-		ep.Headers = in.Headers
+		if err := sender.ValidateHeaders(h); err != nil {
+			return err
+		}
+		ep.Headers = h
 		if len(ep.Headers) == 0 {
 			ep.Headers = nil
 		}

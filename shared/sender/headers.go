@@ -9,6 +9,37 @@ import (
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
+// Redacted stands for the value of a sensitive custom header (Sensitive)
+// wherever it is shown: the delivery log and the endpoint's views. Given
+// back as a header's value in an update, it keeps the value stored.
+const Redacted = "[redacted]"
+
+// Sensitive reports whether a custom header's value is likely a
+// credential (its name holds auth, token, key, secret, password, cookie,
+// signature, session or credential), so it is shown by name only.
+func Sensitive(name string) bool {
+	n := strings.ToLower(name)
+	for _, s := range []string{"auth", "token", "key", "secret", "password", "cookie", "signature", "session", "credential"} {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// RedactHeaders returns a copy of h with each Sensitive header's value
+// replaced by Redacted; an empty map for nil.
+func RedactHeaders(h map[string]string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if Sensitive(k) {
+			v = Redacted
+		}
+		out[k] = v
+	}
+	return out
+}
+
 // Limits on an endpoint's custom headers.
 const (
 	MaxHeaders          = 20
