@@ -240,7 +240,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("local mode: listen on %s: %w", cfg.Addr, err)
 	}
 	s.ln = ln
-	s.http = &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	s.http = &http.Server{Handler: browserGuard(ln.Addr(), root), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	s.wg.Go(func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "error", err.Error())
