@@ -400,3 +400,26 @@ func TestHex4(t *testing.T) {
 		}
 	}
 }
+
+// TestLongNumbersMatchNode: numbers strconv.ParseFloat misreads as
+// written (integer digits past its 800th dropped, exponents past 10000
+// not read), scaled back into range. The wants are node's
+// JSON.stringify(JSON.parse(in)) (v20).
+func TestLongNumbersMatchNode(t *testing.T) {
+	zeros := strings.Repeat
+	tests := []struct{ name, in, want string }{
+		{"1e800e-800", "1" + zeros("0", 800) + "e-800", "1"},
+		{"in array", "[1" + zeros("0", 1000) + "e-1000]", "[1]"},
+		{"overflows in JS", "1" + zeros("0", 1000) + "e-600", "null"},
+		{"in an event", `{"duration_seconds":1` + zeros("0", 801) + `e-799}`, `{"duration_seconds":100}`},
+		{"exponent 100000", "0." + zeros("0", 100000) + "1234567890123456789e100000", "0.12345678901234568"},
+		{"exponent of 20 digits", "0." + zeros("0", 50) + "1e99999999999999999999", "null"},
+		{"negative exponent of 20 digits", "1e-99999999999999999999", "0"},
+	}
+	for _, tt := range tests {
+		got, err := Canonical([]byte(tt.in))
+		if err != nil || string(got) != tt.want {
+			t.Errorf("%s: Canonical = %q, %v; node gives %q", tt.name, got, err, tt.want)
+		}
+	}
+}

@@ -109,7 +109,10 @@ func (p *parser) number() error {
 			pos++
 		}
 	}
-	exp, hasExp, bigExp := 0, false, false
+	// exp saturates far beyond what any input could make up for with
+	// digits, so point+exp is exact for every input that fits in memory.
+	const maxExp = 1 << 50
+	exp, hasExp := 0, false
 	if pos < len(in) && (in[pos] == 'e' || in[pos] == 'E') {
 		hasExp = true
 		pos++
@@ -123,10 +126,8 @@ func (p *parser) number() error {
 			return p.unexpected("in number (want a digit in the exponent)")
 		}
 		for pos < len(in) && in[pos] >= '0' && in[pos] <= '9' {
-			if exp < 100000 {
+			if exp < maxExp {
 				exp = exp*10 + int(in[pos]-'0')
-			} else {
-				bigExp = true
 			}
 			pos++
 		}
@@ -159,17 +160,50 @@ func (p *parser) number() error {
 		}
 	}
 	n := point + exp
-	if !overflow && nd <= 15 && !bigExp && n > -290 && n < 300 {
+	if !overflow && nd <= 15 && n > -290 && n < 300 {
 		p.out = appendJS(p.out, neg, digits[:nd], n)
 		return nil
 	}
-	return p.slowNumber(text)
+	return p.slowNumber(text, neg, n)
 }
 
-func (p *parser) slowNumber(text []byte) error {
-	f, err := strconv.ParseFloat(string(text), 64)
-	if err != nil && !math.IsInf(f, 0) && f != 0 {
-		return &SyntaxError{Offset: p.pos - len(text), Msg: "invalid number"}
+// slowNumber writes the number text, which denotes ±0.d × 10^n where d is
+// its significant digits, through strconv.ParseFloat, handed the number
+// as "0.d e n": strconv drops integer digits past its 800th (10^801 read
+// as 10^800) and stops reading exponents past 10000 (so 10^-100000 digits
+// and an exponent of 100000 that cancel came out 0), neither of which it
+// does to digits after the point and a small exponent.
+func (p *parser) slowNumber(text []byte, neg bool, n int) error {
+	s := make([]byte, 0, len(text)+24)
+	if neg {
+		s = append(s, '-')
+	}
+	s = append(s, '0', '.')
+	nd := 0
+	for _, c := range text {
+		if c == 'e' || c == 'E' {
+			break
+		}
+		if c < '0' || c > '9' || nd == 0 && c == '0' {
+			continue // the sign, the point, leading zeros
+		}
+		s = append(s, c)
+		nd++
+	}
+	var f float64
+	switch {
+	case nd == 0:
+	case n > 400: // past the largest double, ~1.8e308, whatever the digits
+		f = math.Inf(1)
+	case n < -400: // below half the smallest, 5e-324
+	default:
+		s = append(s, 'e')
+		s = strconv.AppendInt(s, int64(n), 10)
+		var err error
+		f, err = strconv.ParseFloat(string(s), 64)
+		if err != nil && !math.IsInf(f, 0) && f != 0 {
+			return &SyntaxError{Offset: p.pos - len(text), Msg: "invalid number"}
+		}
 	}
 	p.out = AppendNumber(p.out, f)
 	return nil
