@@ -10,8 +10,38 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/phoneshield/webhooks/shared/jsjson"
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
+
+// MaxDepth is the deepest nesting of arrays and objects a detail may
+// have: its data, one level down, is written in the webhook body in
+// canonical form (package jsjson), which takes at most jsjson.MaxDepth.
+const MaxDepth = jsjson.MaxDepth
+
+// depth returns how deep the valid JSON value v nests arrays and objects
+// (at most its count of '[' and '{', which is quicker to take).
+func depth(v []byte) int {
+	if n := bytes.Count(v, []byte{'['}) + bytes.Count(v, []byte{'{'}); n <= MaxDepth {
+		return n
+	}
+	d, most, inString := 0, 0, false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			d++
+			most = max(most, d)
+		case c == ']' || c == '}':
+			d--
+		}
+	}
+	return most
+}
 
 // MaxEventIDLength is the longest event_id accepted.
 const MaxEventIDLength = 128
@@ -58,6 +88,8 @@ func Parse(eventType string, detail []byte, fallbackID string, at time.Time) (*w
 		return nil, webhook.Invalid("detail", "must be a JSON object, got invalid JSON (%v)", err)
 	case detail[0] != '{':
 		return nil, webhook.Invalid("detail", "must be a JSON object, got %s", shown(kindOf(detail)))
+	case depth(detail) > MaxDepth:
+		return nil, webhook.Invalid("detail", "nests arrays and objects more than %d deep", MaxDepth)
 	}
 	var topBuf [8]member
 	top := members(detail, topBuf[:0])
@@ -168,6 +200,9 @@ func checkValue(rel string, k Kind, f *Field, v []byte) error {
 	default:
 		return webhook.Invalid(dataPath(rel), "must be %s, got %s", article(k), shown(got))
 	}
+	if (got == KindNumber || got == KindInteger) && !finite(v) {
+		return webhook.Invalid(dataPath(rel), "must be a finite number: %s is past JavaScript's largest (about 1.8e308) and would be delivered as null", clip(v))
+	}
 	if f == nil {
 		return nil
 	}
@@ -191,7 +226,8 @@ func checkValue(rel string, k Kind, f *Field, v []byte) error {
 		}
 		for i, j := 0, skipSpace(v, 1); v[j] != ']'; i++ {
 			end := valueEnd(v, j)
-			if got := kindOf(v[j:end]); got != f.Elem && (f.Elem != KindNumber || got != KindInteger) {
+			if got := kindOf(v[j:end]); got != f.Elem && (f.Elem != KindNumber || got != KindInteger) ||
+				(got == KindNumber || got == KindInteger) && !finite(v[j:end]) {
 				return checkValue(rel+"["+strconv.Itoa(i)+"]", f.Elem, nil, v[j:end])
 			}
 			j = skipSpace(v, end)
@@ -298,6 +334,23 @@ func kindOf(v []byte) Kind {
 }
 
 func isNull(v []byte) bool { return len(v) > 0 && v[0] == 'n' }
+
+// finite reports whether the JSON number v is a finite double as
+// JavaScript reads it (1e400 is Infinity, which JSON.stringify writes as
+// null), by the canonical form the body is written in.
+func finite(v []byte) bool {
+	var buf [32]byte
+	out, err := jsjson.AppendCanonical(buf[:0], bytes.TrimSpace(v))
+	return err == nil && string(out) != "null"
+}
+
+// clip shortens a long value for a message.
+func clip(v []byte) string {
+	if len(v) > 40 {
+		return string(v[:40]) + "…"
+	}
+	return string(v)
+}
 
 // unquote returns the value of the valid JSON string literal v.
 func unquote(v []byte) string {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phoneshield/webhooks/shared/envelope"
 	"github.com/phoneshield/webhooks/shared/webhook"
 )
 
@@ -127,6 +128,9 @@ func TestParseErrors(t *testing.T) {
 		{name: "duration string", detail: withData(t, set("duration_seconds", "135")), wantField: "detail.data.duration_seconds", wantMsg: "must be an integer, got string"},
 		{name: "duration fraction", detail: withData(t, set("duration_seconds", 135.5)), wantField: "detail.data.duration_seconds", wantMsg: "must be an integer, got 135.5"},
 		{name: "duration bool", detail: withData(t, set("duration_seconds", true)), wantField: "detail.data.duration_seconds", wantMsg: "must be an integer, got boolean"},
+		{name: "duration past doubles", detail: withData(t, set("duration_seconds", json.RawMessage("1"+strings.Repeat("0", 309)))), wantField: "detail.data.duration_seconds", wantMsg: "must be a finite number"},
+		{name: "confidence past doubles", eventType: "transcription.completed", detail: []byte(`{"event_id":"e","data":{"call_id":"c1","transcript":"hi","confidence":1e400}}`), wantField: "detail.data.confidence", wantMsg: "must be a finite number: 1e400"},
+		{name: "nested too deep", detail: withData(t, set("metadata", json.RawMessage(`{"x":`+strings.Repeat("[", 512)+strings.Repeat("]", 512)+`}`))), wantField: "detail", wantMsg: "more than 512 deep"},
 		{name: "status object", detail: withData(t, set("status", map[string]any{})), wantField: "detail.data.status", wantMsg: "must be a string, got object"},
 		{name: "caller not E.164", detail: withData(t, set("caller_number", "555-987-6543")), wantField: "detail.data.caller_number", wantMsg: `must be an E.164 phone number such as +15551234567, got "555-987-6543"`},
 		{name: "caller no plus", detail: withData(t, set("caller_number", "15559876543")), wantField: "detail.data.caller_number", wantMsg: "E.164"},
@@ -391,6 +395,43 @@ func TestFormatsAsReceiversReadThem(t *testing.T) {
 	for _, v := range []string{"2025-04-30T15:21:32.123456789Z", "2025-04-30T15:21:32-23:59", "2025-04-30T15:21:32+05:30"} {
 		if _, err := Parse("call.completed", withData(t, set("call_start", v)), "fb", testTime); err != nil {
 			t.Errorf("call_start %q refused: %v", v, err)
+		}
+	}
+}
+
+// TestParsedDetailsRender: every detail Parse accepts renders (the
+// deliverer dead-letters a render failure as "a bug"; nesting past 512
+// levels used to pass Parse and fail the render), and a declared number
+// or integer field never reaches the receiver as null (1e400 is
+// JavaScript's Infinity, which JSON.stringify writes as null).
+func TestParsedDetailsRender(t *testing.T) {
+	const head = `{"event_id":"evt_1","data":{"call_id":"c1","phone_number":"+15551234567","caller_number":"+15559876543","status":"completed",`
+	deep := strings.Repeat("[", 600) + strings.Repeat("]", 600)
+	tests := []struct {
+		name, typ, detail string
+		accepted          bool // must be: the limits are no lower than need be
+	}{
+		{"metadata nested 600 deep", "call.completed", head + `"duration_seconds":1,"metadata":{"x":` + deep + `}}}`, false},
+		{"undeclared field nested 513 deep", "call.completed", head + `"duration_seconds":1,"extra":` + strings.Repeat("[", 512) + strings.Repeat("]", 512) + `}}`, false},
+		{"undeclared field nested 510 deep", "call.completed", head + `"duration_seconds":1,"extra":` + strings.Repeat("[", 510) + strings.Repeat("]", 510) + `}}`, true},
+		{"integer overflowing to Infinity", "call.completed", head + `"duration_seconds":1` + strings.Repeat("0", 309) + `}}`, false},
+		{"number overflowing to Infinity", "transcription.completed", `{"data":{"call_id":"c1","transcript":"hi","confidence":1e400}}`, false},
+		{"the largest double", "transcription.completed", `{"data":{"call_id":"c1","transcript":"hi","confidence":1.7976931348623157e308}}`, true},
+	}
+	for _, tt := range tests {
+		ev, err := Parse(tt.typ, []byte(tt.detail), "fallback", time.Unix(1e9, 0))
+		if err != nil {
+			if tt.accepted {
+				t.Errorf("%s: %v, want it accepted", tt.name, err)
+			}
+			continue // rejected at the door: fine
+		}
+		body, err := envelope.Render(ev, "whk_1", webhook.Business)
+		switch {
+		case err != nil:
+			t.Errorf("%s: Parse accepted it, but Render fails: %v", tt.name, err)
+		case strings.Contains(string(body), `"duration_seconds":null`) || strings.Contains(string(body), `"confidence":null`):
+			t.Errorf("%s: Parse accepted it as a number, but the body delivers null: …%s", tt.name, body[strings.Index(string(body), `"data"`):])
 		}
 	}
 }
