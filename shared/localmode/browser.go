@@ -38,7 +38,7 @@ func browserGuard(listen net.Addr, next http.Handler) http.Handler {
 			return
 		}
 		if o := r.Header.Get("Origin"); o != "" {
-			if u, err := url.Parse(o); err != nil || u.Host != r.Host {
+			if u, err := url.Parse(o); err != nil || !strings.EqualFold(u.Host, r.Host) {
 				forbid(w, "Origin", fmt.Sprintf("local mode answers no request made by a web page from elsewhere (Origin %q): it has no authentication", o))
 				return
 			}

@@ -11,9 +11,9 @@
 // both are idempotent. Reconcile makes the whole set match the list of
 // endpoints: it creates what is missing, repairs drifted queue attributes
 // and mapping settings (a queue policy that allows anything, or fails to
-// deny requests without TLS, is replaced), and deletes the queues with the prefix (never the
-// DLQ) and mappings whose endpoint is not listed. It reports what it did;
-// a second run does nothing.
+// deny requests without TLS, is replaced), and deletes the queues with the
+// prefix (never the DLQ) and mappings whose endpoint is not listed. It
+// reports what it did; a second run does nothing.
 //
 // The receive count at which SQS dead-letters a message
 // (Config.MaxReceiveCount) is only a safety net for poison that crashes
