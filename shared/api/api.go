@@ -91,11 +91,11 @@ func Handler(svc *manage.Service, log *slog.Logger) http.Handler {
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := allowed(mux, r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+			WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed",
 				r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+strings.Join(allow, ", "), "")
 			return
 		}
-		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path, "")
+		WriteError(w, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path, "")
 	})
 	return mux
 }
@@ -434,7 +434,7 @@ func parseTime(w http.ResponseWriter, name, s string) (time.Time, bool) {
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid", "must be an RFC 3339 time such as 2026-11-27T10:00:00Z", name)
+		WriteError(w, http.StatusBadRequest, "invalid", "must be an RFC 3339 time such as 2026-11-27T10:00:00Z", name)
 		return time.Time{}, false
 	}
 	return t, true
@@ -461,7 +461,7 @@ func page(w http.ResponseWriter, r *http.Request) (webhook.Page, bool) {
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "invalid", "must be an integer between 1 and 1000", "limit")
+			WriteError(w, http.StatusBadRequest, "invalid", "must be an integer between 1 and 1000", "limit")
 			return p, false
 		}
 		p.Limit = n
@@ -474,7 +474,7 @@ func page(w http.ResponseWriter, r *http.Request) (webhook.Page, bool) {
 // fields. On failure it writes the error and returns false.
 func (a *api) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !isJSON(ct) {
-		writeError(w, http.StatusUnsupportedMediaType, "invalid", "Content-Type must be application/json", "")
+		WriteError(w, http.StatusUnsupportedMediaType, "invalid", "Content-Type must be application/json", "")
 		return false
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
@@ -482,7 +482,7 @@ func (a *api) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	err := dec.Decode(v)
 	if err == nil {
 		if dec.Decode(&struct{}{}) != io.EOF {
-			writeError(w, http.StatusBadRequest, "invalid", "body must hold exactly one JSON object", "")
+			WriteError(w, http.StatusBadRequest, "invalid", "body must hold exactly one JSON object", "")
 			return false
 		}
 		return true
@@ -494,18 +494,18 @@ func (a *api) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	)
 	switch {
 	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body exceeds %d bytes", MaxBody), "")
+		WriteError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body exceeds %d bytes", MaxBody), "")
 	case errors.As(err, &syn):
-		writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, err), "")
+		WriteError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, err), "")
 	case errors.As(err, &typ):
-		writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("must be %s, got JSON %s", typ.Type, typ.Value), typ.Field)
+		WriteError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("must be %s, got JSON %s", typ.Type, typ.Value), typ.Field)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		writeError(w, http.StatusBadRequest, "invalid", "unknown field", f)
+		WriteError(w, http.StatusBadRequest, "invalid", "unknown field", f)
 	case errors.Is(err, io.EOF):
-		writeError(w, http.StatusBadRequest, "invalid", "body is empty; expected a JSON object", "")
+		WriteError(w, http.StatusBadRequest, "invalid", "body is empty; expected a JSON object", "")
 	default:
-		writeError(w, http.StatusBadRequest, "invalid", "malformed JSON: "+err.Error(), "")
+		WriteError(w, http.StatusBadRequest, "invalid", "malformed JSON: "+err.Error(), "")
 	}
 	return false
 }
@@ -538,7 +538,7 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.Error("management request failed", "method", r.Method, "path", r.URL.Path, "error", err.Error())
 		msg = "temporary failure; retry later"
 	}
-	writeError(w, status, code, msg, webhook.FieldOf(err))
+	WriteError(w, status, code, msg, webhook.FieldOf(err))
 }
 
 type errorBody struct {
@@ -549,7 +549,9 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-func writeError(w http.ResponseWriter, status int, code, msg, field string) {
+// WriteError writes the API's error shape, {"error":{"code","message","field"}},
+// with status; local mode's browser guard answers in it too.
+func WriteError(w http.ResponseWriter, status int, code, msg, field string) {
 	var b errorBody
 	b.Error.Code, b.Error.Message, b.Error.Field = code, msg, field
 	writeJSON(w, status, b)

@@ -1,13 +1,14 @@
 package localmode
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/phoneshield/webhooks/shared/api"
 )
 
 // browserGuard refuses what a web page could make a browser on this
@@ -63,17 +64,7 @@ func loopbackHost(hostport string) bool {
 	return err == nil && a.Unmap().IsLoopback()
 }
 
-// forbid writes the management API's error shape with 403.
+// forbid answers 403 in the management API's error shape.
 func forbid(w http.ResponseWriter, field, msg string) {
-	var body struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-			Field   string `json:"field,omitempty"`
-		} `json:"error"`
-	}
-	body.Error.Code, body.Error.Message, body.Error.Field = "forbidden", msg, field
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusForbidden)
-	_ = json.NewEncoder(w).Encode(body)
+	api.WriteError(w, http.StatusForbidden, "forbidden", msg, field)
 }
